@@ -1,0 +1,55 @@
+# Delinquency risk scoring. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP_FLAGS := --disable-pip-version-check --no-input -q
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup train train-taiwan test test-fast lint format bench ui lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade "pip>=24"
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the package with the locked dependency versions
+
+train: setup ## Train on a freshly simulated loan book (see configs/train.yaml)
+	$(BIN)/delinq train
+
+train-taiwan: setup ## Train on the real Taiwan data in ../shared/data (configs/taiwan.yaml)
+	$(BIN)/delinq train --config configs/taiwan.yaml --data ../shared/data/taiwan_credit_default.csv
+
+test: setup ## Run the test suite (lint included)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+test-fast: setup ## Tests without the end-to-end training ones
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup ## Lint and check formatting
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup ## Fix lint and formatting in place
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: setup ## Run the benchmarks (minutes); results go in docs/benchmarks.md
+	$(BIN)/python benchmarks/train_taiwan.py
+
+ui: setup ## MLflow UI on http://127.0.0.1:5000 over the embedded store
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db
+
+lock: ## Re-resolve dependencies and rewrite requirements.lock (needs the package registry)
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install $(PIP_FLAGS) ".[dev]"
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^delinq' > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## Remove the venv, caches and local outputs (keeps nothing under data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data *.egg-info

@@ -1,0 +1,65 @@
+"""Cleaning: outlier capping with bounds learned in ``fit``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class OutlierCapper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Clip each column to bounds learned from the training data.
+
+    Parameters
+    ----------
+    method : {"quantile", "iqr", "none"}
+        ``quantile`` caps at the ``lower`` / ``upper`` quantiles; ``iqr`` at
+        ``Q1 - iqr_k * IQR`` and ``Q3 + iqr_k * IQR``; ``none`` passes values through.
+    lower, upper : float
+        Quantiles for ``method="quantile"``.
+    iqr_k : float
+        Width multiplier for ``method="iqr"``.
+    """
+
+    def __init__(
+        self,
+        method: str = "quantile",
+        lower: float = 0.005,
+        upper: float = 0.995,
+        iqr_k: float = 3.0,
+    ):
+        self.method = method
+        self.lower = lower
+        self.upper = upper
+        self.iqr_k = iqr_k
+
+    def fit(self, X, y=None):
+        """Learn per-column lower and upper bounds (missing values are ignored)."""
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        if self.method not in ("quantile", "iqr", "none"):
+            raise ValueError(f"method must be 'quantile', 'iqr' or 'none', got {self.method!r}")
+        if not 0 <= self.lower < self.upper <= 1:
+            raise ValueError("need 0 <= lower < upper <= 1")
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # An all-missing column is handled below; numpy's warning about it is noise.
+            warnings.filterwarnings("ignore", message="All-NaN slice")
+            if self.method == "quantile":
+                low, high = np.nanquantile(X, [self.lower, self.upper], axis=0)
+            elif self.method == "iqr":
+                q1, q3 = np.nanquantile(X, [0.25, 0.75], axis=0)
+                low, high = q1 - self.iqr_k * (q3 - q1), q3 + self.iqr_k * (q3 - q1)
+            else:
+                low = np.full(X.shape[1], -np.inf)
+                high = np.full(X.shape[1], np.inf)
+        # An all-missing column has no bounds: leave it uncapped.
+        self.lower_bound_ = np.where(np.isnan(low), -np.inf, low)
+        self.upper_bound_ = np.where(np.isnan(high), np.inf, high)
+        return self
+
+    def transform(self, X):
+        """Clip to the learned bounds; missing values stay missing."""
+        check_is_fitted(self)
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
+        return np.clip(X, self.lower_bound_, self.upper_bound_)

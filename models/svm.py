@@ -1,0 +1,81 @@
+"""An RBF-kernel SVM that scales to large books and gives probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.kernel_approximation import Nystroem
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class ApproxKernelSVC(ClassifierMixin, BaseEstimator):
+    """Nystroem RBF features, a linear SVM on them, and Platt scaling for probabilities.
+
+    Plain ``SVC(probability=True)`` grows quadratically with rows and fits five extra models
+    for its probabilities; this costs a few seconds on 30,000 rows.
+
+    Parameters
+    ----------
+    C : float
+        Inverse regularisation of the linear SVM.
+    gamma : float
+        RBF kernel width (on standardised inputs).
+    n_components : int
+        Size of the Nystroem kernel approximation.
+    class_weight : dict, "balanced" or None
+        Passed to the linear SVM.
+    calibration_folds : int
+        Folds used to fit the sigmoid that turns margins into probabilities.
+    random_state : int
+        Seed of the Nystroem sample and the calibration split.
+    """
+
+    def __init__(
+        self,
+        C: float = 0.1,
+        gamma: float = 0.02,
+        n_components: int = 300,
+        class_weight=None,
+        calibration_folds: int = 3,
+        random_state: int = 0,
+    ):
+        self.C = C
+        self.gamma = gamma
+        self.n_components = n_components
+        self.class_weight = class_weight
+        self.calibration_folds = calibration_folds
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Fit the kernel map, the SVM and its probability calibration."""
+        X, y = validate_data(self, X, y)
+        self.classes_ = np.unique(y)
+        base = make_pipeline(
+            Nystroem(
+                gamma=self.gamma,
+                n_components=min(self.n_components, X.shape[0]),
+                random_state=self.random_state,
+            ),
+            LinearSVC(C=self.C, class_weight=self.class_weight, dual=False, max_iter=5000),
+        )
+        smallest_class = np.unique(y, return_counts=True)[1].min()
+        folds = int(np.clip(smallest_class, 2, self.calibration_folds))
+        self.model_ = CalibratedClassifierCV(base, method="sigmoid", cv=folds).fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities."""
+        check_is_fitted(self)
+        return self.model_.predict_proba(validate_data(self, X, reset=False))
+
+    def decision_function(self, X):
+        """Log-odds of the positive class."""
+        p = np.clip(self.predict_proba(X)[:, -1], 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
+
+    def predict(self, X):
+        """Most probable class."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

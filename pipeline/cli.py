@@ -1,0 +1,277 @@
+"""The ``delinq`` command line: train, make-book, promote."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.config import Config, ConfigError, load_config, with_overrides
+from pipeline.io import DataError, adapt_to_columns, read_table, validate
+
+DEFAULT_CONFIG = Path("configs/train.yaml")
+
+app = typer.Typer(
+    help="Delinquency risk scoring: train and compare models, manage the champion, simulate books.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _friendly_errors(func):
+    """Turn expected failures into one clear red line and exit code 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from pipeline.tracking import TrackingError
+
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, DataError, TrackingError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+class _RichReporter:
+    """Shows training stages as lines and cross-validation as a progress bar."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.task = None
+
+    def stage(self, text: str) -> None:
+        self.progress.console.print(f"[cyan]»[/] {text}")
+
+    def cv_started(self, total_folds: int) -> None:
+        self.task = self.progress.add_task("fitting folds", total=total_folds)
+
+    def fold_done(self, family: str) -> None:
+        self.progress.update(self.task, advance=1, description=f"fitting folds ({family} done)")
+
+
+def _comparison_table(comparison, champion: str) -> Table:
+    table = Table(title="Cross-validated comparison (mean ± std over folds)")
+    table.add_column("model")
+    columns = [
+        ("roc_auc", "AUC"),
+        ("gini", "Gini"),
+        ("ks", "KS"),
+        ("pr_auc", "PR-AUC"),
+        ("f1", "F1*"),
+        ("precision", "Prec*"),
+        ("recall", "Recall*"),
+        ("brier", "Brier"),
+        ("log_loss", "LogLoss"),
+        ("fit_seconds", "fit s"),
+    ]
+    for _, label in columns:
+        table.add_column(label, justify="right")
+    for family, row in comparison.iterrows():
+        name = f"[bold green]{family} ★[/]" if family == champion else str(family)
+        cells = [
+            f"{row[f'{m}_mean']:.3f}±{row[f'{m}_std']:.3f}"
+            if m in ("roc_auc", "ks")
+            else f"{row[f'{m}_mean']:.3f}"
+            if m != "fit_seconds"
+            else f"{row[f'{m}_mean']:.1f}"
+            for m, _ in columns
+        ]
+        table.add_row(name, *cells)
+    table.caption = "* at the F1-optimal threshold chosen on each fold's training rows. ★ champion"
+    return table
+
+
+@app.command()
+@_friendly_errors
+def train(
+    config: Path = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help=f"YAML config. Default: {DEFAULT_CONFIG} if present, else built-in defaults.",
+    ),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="CSV or Parquet loan table. Default: a simulated loan book."
+    ),
+    target: str = typer.Option(None, help="Target column (1/0, true/false, or two labels)."),
+    id_col: str = typer.Option(None, "--id", help="Unique row-id column (never a model input)."),
+    positive_label: str = typer.Option(
+        None, help="Target value that means default, e.g. 'bad', for text targets."
+    ),
+    experiment: str = typer.Option(None, help="MLflow experiment name."),
+    quick: bool = typer.Option(False, "--quick", help="Skip hyper-parameter search (fast)."),
+    seed: int = typer.Option(None, help="Random seed (folds, samplers, models)."),
+) -> None:
+    """Train and compare logistic regression, SVM, random forest and XGBoost; register the best.
+
+    Cross-validates the whole pipeline (features, cleaning, resampling, selection, model) per
+    family, prints and saves the comparison, refits and calibrates the champion, logs all to
+    MLflow and registers it with alias 'challenger' (and 'champion' when the gates pass).
+    """
+    from pipeline.train import load_training_data
+    from pipeline.train import train as run_training
+
+    explicit = config is not None
+    path = config if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    cfg = load_config(path)
+    cfg = _apply_options(cfg, data, target, id_col, positive_label, experiment, quick, seed)
+
+    if cfg.data.path is not None:
+        frame = read_table(cfg.data.path)
+        data_cfg = cfg.data
+        if not explicit:  # the default config meets a table it was not written for
+            data_cfg, notes = adapt_to_columns(cfg.data, list(frame.columns))
+            for note in notes:
+                console.print(f"[yellow]note:[/] {note}")
+        cfg = cfg.model_copy(update={"data": data_cfg})
+        dataset = validate(frame, cfg.data, str(cfg.data.path))
+    else:
+        dataset = load_training_data(cfg)
+    console.print(
+        f"[bold]Data:[/] {dataset.source}: {len(dataset.y):,} rows, "
+        f"{dataset.X.shape[1]} input columns ({len(dataset.categorical)} categorical), "
+        f"bad rate {dataset.bad_rate:.2%}"
+    )
+    mode = (
+        "no search (--quick)"
+        if cfg.models.search.method == "none"
+        else (
+            f"randomised search, {cfg.models.search.n_iter} candidates x "
+            f"{cfg.models.search.inner_folds} inner folds inside each outer fold"
+        )
+    )
+    console.print(f"[bold]Tuning:[/] {mode}; imbalance: {cfg.imbalance.method}")
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        result = run_training(cfg, dataset, _RichReporter(progress))
+
+    # Wide enough for the table when piped to a file or CI log (rich assumes 80 columns there).
+    Console(width=None if sys.stdout.isatty() else 150).print(
+        _comparison_table(result.comparison, result.champion)
+    )
+    lines = [
+        f"Champion: [bold]{result.champion}[/] "
+        f"(CV AUC {result.comparison.loc[result.champion, 'roc_auc_mean']:.4f})",
+        f"Registered: models:/{result.model_name}/{result.version} (alias challenger)",
+    ]
+    if result.promotion is not None:
+        verdict = (
+            "[green]promoted to champion[/]"
+            if result.promotion.promote
+            else "[yellow]not promoted[/]"
+        )
+        lines.append(f"Promotion: {verdict}: {result.promotion.reason}")
+    lines += [
+        f"MLflow run: {result.run_id} in {result.tracking_uri}",
+        f"Files: {result.output_dir}/ (comparison.csv, plots, feature-selection reports)",
+        "Browse: make ui",
+    ]
+    for line in lines:
+        console.print(line, highlight=False)
+
+
+def _apply_options(
+    cfg: Config,
+    data: Path | None,
+    target: str | None,
+    id_col: str | None,
+    positive_label: str | None,
+    experiment: str | None,
+    quick: bool,
+    seed: int | None,
+) -> Config:
+    data_changes = {
+        k: v
+        for k, v in {
+            "path": data,
+            "target": target,
+            "id": id_col,
+            "positive_label": positive_label,
+        }.items()
+        if v is not None
+    }
+    changes: dict = {"data": data_changes}
+    if experiment:
+        changes["tracking"] = {"experiment": experiment}
+    if quick:
+        changes["models"] = {"search": cfg.models.search.model_copy(update={"method": "none"})}
+    cfg = with_overrides(cfg, **changes)
+    return cfg.model_copy(update={"seed": seed}) if seed is not None else cfg
+
+
+@app.command("make-book")
+@_friendly_errors
+def make_book(
+    rows: int = typer.Option(..., "--rows", "-n", min=1, help="Number of accounts."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.parquet or .csv)."),
+    seed: int = typer.Option(0, help="Seed; the same rows and seed give the same book."),
+) -> None:
+    """Write a simulated loan book in the Taiwan credit-card schema.
+
+    Accounts have a latent risk; monthly repayment status follows a roll-rate chain; the
+    target is default next month. Written in chunks, so ten million rows take seconds.
+    """
+    from pipeline.simulate import write_book
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"{out}: use a .parquet or .csv file name", param_hint="--out")
+    with Progress(
+        TextColumn("writing {task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("book", total=rows, name=out.name)
+        write_book(out, rows, seed, progress=lambda n: progress.advance(task, n))
+    console.print(f"Wrote {rows:,} accounts to {out}")
+
+
+@app.command()
+@_friendly_errors
+def promote(
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (gates, model name)."),
+) -> None:
+    """Move alias 'champion' to the current 'challenger' if the promotion gates pass.
+
+    Gates: the challenger's CV AUC is at least promotion.min_auc and no worse than the current
+    champion's minus promotion.tolerance. Exit code 3 when the gates refuse.
+    """
+    from pipeline import tracking
+    from pipeline.promote import promote as run_promote
+
+    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    cfg = load_config(path)
+    tracking.connect(cfg.tracking)
+    decision, version = run_promote(cfg)
+    name = cfg.tracking.model_name
+    if decision.promote:
+        console.print(f"[green]Promoted[/] {name} version {version} to champion: {decision.reason}")
+    else:
+        console.print(f"[yellow]Not promoted[/] ({name} version {version}): {decision.reason}")
+        if "already" not in decision.reason:
+            raise typer.Exit(3)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m pipeline.cli`
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

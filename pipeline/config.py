@@ -1,0 +1,199 @@
+"""Typed configuration: YAML parsed once into pydantic models and passed down.
+
+Unknown keys and wrong types fail at load time with the key path and the file in the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FAMILIES = ("logreg", "svm", "random_forest", "xgboost")
+Family = Literal["logreg", "svm", "random_forest", "xgboost"]
+ParamValue = float | int | str | bool | None
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or does not validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HistoryConfig(_Strict):
+    """Monthly history columns, each list ordered newest to oldest."""
+
+    status: list[str] = Field(min_length=2)
+    balance: list[str] = Field(default_factory=list)
+    payment: list[str] = Field(default_factory=list)
+    limit: str | None = None
+
+    def columns(self) -> list[str]:
+        """Every column the history features read."""
+        return [*self.status, *self.balance, *self.payment, *([self.limit] if self.limit else [])]
+
+
+def _taiwan_history() -> HistoryConfig:
+    months = range(1, 7)
+    return HistoryConfig(
+        status=["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"],
+        balance=[f"BILL_AMT{i}" for i in months],
+        payment=[f"PAY_AMT{i}" for i in months],
+        limit="LIMIT_BAL",
+    )
+
+
+class DataConfig(_Strict):
+    """Where the loan table comes from and how to read it.
+
+    The defaults describe the Taiwan credit-card schema that the simulator writes.
+    """
+
+    path: Path | None = None
+    simulate_rows: int = Field(20_000, ge=100)
+    target: str = "default_next_month"
+    id: str | None = "ID"
+    positive_label: str | None = None
+    categorical: list[str] = Field(default_factory=lambda: ["SEX", "EDUCATION", "MARRIAGE"])
+    drop: list[str] = Field(default_factory=list)
+    history: HistoryConfig | None = Field(default_factory=_taiwan_history)
+
+
+class OutlierConfig(_Strict):
+    method: Literal["quantile", "iqr", "none"] = "quantile"
+    lower: float = Field(0.005, ge=0, lt=0.5)
+    upper: float = Field(0.995, gt=0.5, le=1)
+    iqr_k: float = Field(3.0, gt=0)
+
+
+class PreprocessConfig(_Strict):
+    outliers: OutlierConfig = OutlierConfig()
+    rare_category_share: float = Field(0.01, ge=0, lt=0.5)
+    max_categories: int = Field(20, ge=2)
+
+
+class SelectionConfig(_Strict):
+    """Feature selection rules, applied in this order: chi-square, Pearson, tree importance."""
+
+    chi2: bool = True
+    chi2_max_p: float = Field(0.05, gt=0, le=1)
+    pearson: bool = True
+    min_target_corr: float = Field(0.0, ge=0, lt=1)
+    max_inter_corr: float = Field(0.95, gt=0, le=1)
+    tree_importance: bool = True
+    min_importance_share: float = Field(0.1, ge=0, lt=1)
+
+
+class ImbalanceConfig(_Strict):
+    method: Literal["none", "class_weight", "smote", "random_under", "random_over"] = "none"
+    sampling_strategy: float | Literal["auto"] = "auto"
+
+
+class SearchConfig(_Strict):
+    """Hyper-parameter search run inside every outer fold (nested CV)."""
+
+    method: Literal["random", "none"] = "random"
+    n_iter: int = Field(6, ge=1)
+    inner_folds: int = Field(3, ge=2)
+    max_rows: int = Field(8_000, ge=100)
+
+
+class FamilyConfig(_Strict):
+    """Per-family overrides: fixed parameters and the search space."""
+
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    space: dict[str, list[ParamValue]] | None = None
+
+
+class ModelsConfig(_Strict):
+    families: list[Family] = Field(default_factory=lambda: list(FAMILIES), min_length=1)
+    search: SearchConfig = SearchConfig()
+    logreg: FamilyConfig = FamilyConfig()
+    svm: FamilyConfig = FamilyConfig()
+    random_forest: FamilyConfig = FamilyConfig()
+    xgboost: FamilyConfig = FamilyConfig()
+
+
+class CVConfig(_Strict):
+    folds: int = Field(5, ge=2)
+    n_jobs: int = Field(2, ge=1)
+
+
+class ChampionConfig(_Strict):
+    metric: Literal["roc_auc", "pr_auc", "ks", "f1", "brier", "log_loss"] = "roc_auc"
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+
+
+class PromotionConfig(_Strict):
+    auto: bool = True
+    min_auc: float = Field(0.6, ge=0, le=1)
+    tolerance: float = Field(0.005, ge=0, le=1)
+
+
+class TrackingConfig(_Strict):
+    experiment: str = "delinquency-risk"
+    model_name: str = "delinquency-risk"
+    store_dir: Path = Path("data/mlflow")
+
+
+class Config(_Strict):
+    """The whole training configuration."""
+
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    preprocess: PreprocessConfig = PreprocessConfig()
+    selection: SelectionConfig = SelectionConfig()
+    imbalance: ImbalanceConfig = ImbalanceConfig()
+    models: ModelsConfig = ModelsConfig()
+    cv: CVConfig = CVConfig()
+    champion: ChampionConfig = ChampionConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    output_dir: Path = Path("data/runs")
+
+    @model_validator(mode="after")
+    def _families_unique(self) -> Config:
+        if len(set(self.models.families)) != len(self.models.families):
+            raise ValueError("models.families lists a family twice")
+        return self
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a YAML config; ``None`` gives the built-in defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid configuration\n{_format_errors(exc)}") from None
+
+
+def with_overrides(config: Config, **changes: dict) -> Config:
+    """Return a copy of ``config`` with nested sections updated (e.g. ``data={"target": "y"}``)."""
+    updates = {}
+    for section, values in changes.items():
+        current = getattr(config, section)
+        updates[section] = current.model_copy(update=values) if values else current
+    return config.model_copy(update=updates)

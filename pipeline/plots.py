@@ -1,0 +1,128 @@
+"""Comparison plots of out-of-fold predictions: ROC, PR, calibration, KS, confusion matrices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+
+from pipeline.evaluate import CVResult, ks_statistic
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(plt, n: int, size: float = 3.6):
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def roc_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Out-of-fold ROC curves of every model on one chart."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    for family, r in results.items():
+        fpr, tpr, _ = roc_curve(r.y, r.oof)
+        ax.plot(fpr, tpr, label=f"{family} (AUC {roc_auc_score(r.y, r.oof):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    ax.set(xlabel="False positive rate (goods flagged)", ylabel="True positive rate (bads caught)")
+    ax.set_title("ROC, out-of-fold")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def pr_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Out-of-fold precision-recall curves of every model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    for family, r in results.items():
+        precision, recall, _ = precision_recall_curve(r.y, r.oof)
+        ax.plot(recall, precision, label=family)
+    ax.axhline(
+        np.mean(next(iter(results.values())).y), color="grey", linestyle=":", label="bad rate"
+    )
+    ax.set(xlabel="Recall (bads caught)", ylabel="Precision (flagged that are bad)")
+    ax.set_title("Precision-recall, out-of-fold")
+    ax.legend(loc="upper right")
+    return _save(fig, path)
+
+
+def calibration_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Reliability curves: mean predicted probability against observed bad rate, by decile."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    for family, r in results.items():
+        observed, predicted = calibration_curve(r.y, r.oof, n_bins=10, strategy="quantile")
+        ax.plot(predicted, observed, marker="o", label=family)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    ax.set(xlabel="Predicted probability of default", ylabel="Observed default rate")
+    ax.set_title("Calibration, out-of-fold (uncalibrated models)")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def ks_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Cumulative share of bads and goods by score, with the KS gap marked, per model."""
+    plt = _pyplot()
+    fig, axes = _grid(plt, len(results))
+    for ax, (family, r) in zip(axes, results.items(), strict=True):
+        order = np.argsort(-r.oof, kind="stable")
+        y = r.y[order]
+        share = np.arange(1, len(y) + 1) / len(y)
+        bads, goods = np.cumsum(y) / y.sum(), np.cumsum(1 - y) / (1 - y).sum()
+        at = int(np.argmax(bads - goods))
+        ax.plot(share, bads, label="bads")
+        ax.plot(share, goods, label="goods")
+        ax.vlines(share[at], goods[at], bads[at], color="black", linestyle="--")
+        ax.set_title(f"{family}: KS {ks_statistic(r.y, r.oof):.3f}")
+        ax.set(xlabel="Share of book, riskiest first", ylabel="Cumulative share")
+        ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def confusion_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Out-of-fold confusion matrices at each fold's training-chosen threshold."""
+    plt = _pyplot()
+    fig, axes = _grid(plt, len(results), size=3.2)
+    for ax, (family, r) in zip(axes, results.items(), strict=True):
+        cm = r.confusion
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            share = v / cm.sum()
+            colour = "white" if v > cm.max() / 2 else "black"
+            ax.text(j, i, f"{v:,}\n{share:.1%}", ha="center", va="center", color=colour)
+        ax.set_xticks([0, 1], ["pred good", "pred bad"])
+        ax.set_yticks([0, 1], ["good", "bad"])
+        ax.set_title(family)
+    return _save(fig, path)
+
+
+def comparison_plots(results: dict[str, CVResult], out_dir: Path) -> list[Path]:
+    """Write every comparison chart into ``out_dir``; return the files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        roc_plot(results, out_dir / "roc_curves.png"),
+        pr_plot(results, out_dir / "pr_curves.png"),
+        calibration_plot(results, out_dir / "calibration.png"),
+        ks_plot(results, out_dir / "ks.png"),
+        confusion_plot(results, out_dir / "confusion_matrices.png"),
+    ]

@@ -1,0 +1,223 @@
+"""Everything MLflow: stores, runs, artifacts, the model registry and its aliases.
+
+This is the only module that imports mlflow. The default store is embedded (a SQLite file and
+an artifact folder under ``tracking.store_dir``); ``MLFLOW_TRACKING_URI`` points it at a
+tracking server instead.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import TrackingConfig
+
+CHALLENGER, CHAMPION = "challenger", "champion"
+AUC_TAG = "cv_roc_auc"
+REQUIREMENTS = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "xgboost-cpu",
+    "imbalanced-learn",
+    "pyarrow",
+)
+
+
+class TrackingError(RuntimeError):
+    """The tracking store or registry cannot be used."""
+
+
+def _mlflow():
+    # MLflow's own usage telemetry is off: scoring runs in closed networks.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow
+
+    return mlflow
+
+
+def _check_server(uri: str, timeout: float = 3.0) -> None:
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is not reachable ({exc.strerror or exc}); "
+            "start it (make mlflow-server / make ui) or unset MLFLOW_TRACKING_URI to use the "
+            "embedded store. Nothing was logged."
+        ) from None
+
+
+def connect(cfg: TrackingConfig) -> str:
+    """Point MLflow at the configured store; return the tracking URI in use.
+
+    Fails fast with :class:`TrackingError` when a configured server cannot be reached.
+    """
+    mlflow = _mlflow()
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        _check_server(uri)
+    else:
+        store = cfg.store_dir.resolve()
+        store.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{store / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
+    """Create the experiment if needed (artifacts beside the embedded store); return its id."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(cfg.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:"):
+        location = (cfg.store_dir.resolve() / "artifacts").as_uri()
+    return client.create_experiment(cfg.experiment, artifact_location=location)
+
+
+@contextmanager
+def parent_run(experiment_id: str, name: str, tags: dict[str, str]) -> Iterator[str]:
+    """One parent run per training; yields its run id."""
+    mlflow = _mlflow()
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+        yield run.info.run_id
+
+
+def log_family(
+    family: str,
+    params: dict,
+    metrics: dict[str, float],
+    fold_metrics: pd.DataFrame,
+    artifacts: list[Path],
+) -> str:
+    """A nested run for one model family: params, ``cv_*`` metrics, per-fold values, files."""
+    mlflow = _mlflow()
+    with mlflow.start_run(run_name=family, nested=True, tags={"family": family}) as run:
+        mlflow.log_params({k: _short(v) for k, v in params.items()})
+        mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items() if pd.notna(v)})
+        for fold, row in fold_metrics.iterrows():
+            mlflow.log_metrics({f"fold_{k}": float(v) for k, v in row.items()}, step=int(fold))
+        for path in artifacts:
+            mlflow.log_artifact(str(path))
+        return run.info.run_id
+
+
+def log_parent(
+    params: dict, metrics: dict[str, float], tags: dict[str, str], artifacts: list[Path]
+) -> None:
+    """Params, metrics, tags and files of the active parent run."""
+    mlflow = _mlflow()
+    mlflow.log_params({k: _short(v) for k, v in params.items()})
+    mlflow.log_metrics(metrics)
+    mlflow.set_tags(tags)
+    for path in artifacts:
+        mlflow.log_artifact(str(path))
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for name in REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def log_champion(
+    model,
+    example: pd.DataFrame,
+    model_name: str,
+    cv_auc: float,
+    family: str,
+) -> str:
+    """Log and register the champion in the active run; alias it ``challenger``.
+
+    The input example must be synthetic (see :func:`pipeline.train.masked_example`): it is
+    stored with the model. Returns the registered version.
+    """
+    mlflow = _mlflow()
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    # Its cloudpickle caution is answered below; keep it out of every training log.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        input_example=example,
+        registered_model_name=model_name,
+        pip_requirements=_requirements(),
+        pyfunc_predict_fn="predict_proba",
+        # skops cannot hold the project's own estimators; models only come from our registry.
+        serialization_format="cloudpickle",
+    )
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(model_name, version, AUC_TAG, f"{cv_auc:.6f}")
+    client.set_model_version_tag(model_name, version, "family", family)
+    client.set_registered_model_alias(model_name, CHALLENGER, version)
+    return version
+
+
+def alias_version(model_name: str, alias: str) -> str | None:
+    """Version number behind ``alias``, or ``None`` if the alias (or model) does not exist."""
+    mlflow = _mlflow()
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(model_name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def version_auc(model_name: str, version: str) -> float | None:
+    """The cross-validated AUC recorded on a registered version."""
+    mlflow = _mlflow()
+    tags = mlflow.MlflowClient().get_model_version(model_name, version).tags
+    return float(tags[AUC_TAG]) if AUC_TAG in tags else None
+
+
+def set_alias(model_name: str, alias: str, version: str) -> None:
+    """Point ``alias`` at ``version``."""
+    _mlflow().MlflowClient().set_registered_model_alias(model_name, alias, version)
+
+
+def load_model(uri: str):
+    """Load a logged sklearn model (e.g. ``models:/delinquency-risk@champion``)."""
+    return _mlflow().sklearn.load_model(uri)
+
+
+def run_info(run_id: str) -> dict:
+    """Params, metrics and tags of a run (for summaries and tests)."""
+    run = _mlflow().MlflowClient().get_run(run_id)
+    return {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}
+
+
+def child_runs(experiment_id: str, parent_id: str) -> pd.DataFrame:
+    """Nested runs of a parent run as a frame (one row per family)."""
+    return _mlflow().search_runs(
+        experiment_ids=[experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
