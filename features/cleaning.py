@@ -35,6 +35,11 @@ class OutlierCapper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.upper = upper
         self.iqr_k = iqr_k
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing months / values are handled, not refused
+        return tags
+
     def fit(self, X, y=None):
         """Learn per-column lower and upper bounds (missing values are ignored)."""
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)

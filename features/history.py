@@ -75,6 +75,11 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
         self.has_limit = has_limit
         self.status_unit = status_unit
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing months / values are handled, not refused
+        return tags
+
     def fit(self, X, y=None):
         """Check the layout of the history columns; nothing is learned from the data."""
         X = validate_data(self, X, ensure_all_finite="allow-nan", ensure_min_features=2)

@@ -22,20 +22,20 @@ def chi2_binned(
     Binning makes the test valid for continuous and negative values, unlike sklearn's
     ``chi2``, which treats features as counts. A constant column gets statistic 0, p-value 1.
     """
-    y = np.asarray(y).astype(np.int64)
+    classes, y = np.unique(y, return_inverse=True)
     stat, p = np.zeros(X.shape[1]), np.ones(X.shape[1])
     for j in range(X.shape[1]):
         col = X[:, j]
         edges = np.unique(np.quantile(col, np.linspace(0, 1, max_bins + 1)[1:-1]))
         bins = np.searchsorted(edges, col, side="right")
-        table = np.zeros((bins.max() + 1, 2))
+        table = np.zeros((bins.max() + 1, len(classes)))
         np.add.at(table, (bins, y), 1)
         table = table[table.sum(axis=1) > 0]
-        if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():
+        if table.shape[0] < 2 or len(classes) < 2:
             continue
         expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
         stat[j] = ((table - expected) ** 2 / expected).sum()
-        p[j] = stats.chi2.sf(stat[j], table.shape[0] - 1)
+        p[j] = stats.chi2.sf(stat[j], (table.shape[0] - 1) * (len(classes) - 1))
     return stat, p
 
 
@@ -89,12 +89,11 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        """Score every feature against the binary target ``y`` and decide what to keep."""
+        """Score every feature against the class labels ``y`` and decide what to keep."""
         X, y = validate_data(self, X, y, dtype=np.float64)
-        classes = np.unique(y)
-        if len(classes) != 2:
-            raise ValueError(f"FeatureSelector needs a binary target, got {len(classes)} classes")
-        y01 = (y == classes[1]).astype(np.int64)
+        classes, y_codes = np.unique(y, return_inverse=True)
+        # Pearson against each class indicator (just the positive class when binary).
+        indicators = np.eye(len(classes))[y_codes][:, 1:] if len(classes) > 1 else None
         n = X.shape[1]
         names = getattr(self, "feature_names_in_", np.array([f"x{i}" for i in range(n)]))
         report = pd.DataFrame({"feature": names}, index=range(n))
@@ -109,16 +108,18 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
             rule[mask] = why
 
         if self.chi2:
-            report["chi2"], report["chi2_p"] = chi2_binned(X, y01)
+            report["chi2"], report["chi2_p"] = chi2_binned(X, y_codes)
             drop(report["chi2_p"].to_numpy() > self.chi2_max_p, "chi2", report["chi2"].to_numpy())
         if self.pearson:
-            target_corr = _abs_corr_with(X, y01.astype(float))
+            target_corr = np.zeros(n)
+            if indicators is not None:
+                target_corr = np.max([_abs_corr_with(X, c) for c in indicators.T], axis=0)
             report["target_corr"] = target_corr
             drop(target_corr < self.min_target_corr, "target_corr", target_corr)
             self._drop_correlated(X, target_corr, keep, rule, report)
         if self.tree_importance:
             importance = np.zeros(n)
-            importance[keep] = self._importances(X[:, keep], y01)
+            importance[keep] = self._importances(X[:, keep], y_codes)
             report["importance"] = importance
             floor = self.min_importance_share / max(keep.sum(), 1)
             drop(importance < floor, "importance", importance)
@@ -150,6 +151,8 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
 
     def _importances(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng(self.random_state)
+        if len(np.unique(y)) < 2:
+            return np.ones(X.shape[1]) / X.shape[1]
         if len(y) > IMPORTANCE_ROWS:  # importances settle long before 10k rows
             rows = rng.choice(len(y), IMPORTANCE_ROWS, replace=False)
             X, y = X[rows], y[rows]

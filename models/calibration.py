@@ -7,7 +7,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from models.svm import binary_classes
 
 EPS = 1e-6
 
@@ -40,9 +42,15 @@ class OOFCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.method = method
         self.cv = cv
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(self, X, y, oof_proba: np.ndarray | None = None):
         """Refit ``estimator`` on ``X, y``; calibrate on ``oof_proba`` (computed if absent)."""
-        y = np.asarray(y)
+        y = column_or_1d(np.asarray(y), warn=True)
+        binary_classes(y)
         if self.method not in ("sigmoid", "isotonic"):
             raise ValueError(f"method must be 'sigmoid' or 'isotonic', got {self.method!r}")
         if oof_proba is None:
@@ -52,6 +60,9 @@ class OOFCalibratedClassifier(ClassifierMixin, BaseEstimator):
             )[:, 1]
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
         if self.method == "isotonic":
             self.calibrator_ = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")
             self.calibrator_.fit(oof_proba, y)
@@ -71,4 +82,5 @@ class OOFCalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Class with the higher calibrated probability."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]

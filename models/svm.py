@@ -8,6 +8,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.kernel_approximation import Nystroem
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -49,10 +50,15 @@ class ApproxKernelSVC(ClassifierMixin, BaseEstimator):
         self.calibration_folds = calibration_folds
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(self, X, y):
         """Fit the kernel map, the SVM and its probability calibration."""
         X, y = validate_data(self, X, y)
-        self.classes_ = np.unique(y)
+        self.classes_ = binary_classes(y)
         base = make_pipeline(
             Nystroem(
                 gamma=self.gamma,
@@ -78,4 +84,15 @@ class ApproxKernelSVC(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Most probable class."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+def binary_classes(y) -> np.ndarray:
+    """The two classes of ``y``; a clear error for anything but a binary target."""
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
+    if kind != "binary":
+        raise ValueError(
+            f"Only binary classification is supported. The type of the target is {kind}."
+        )
+    return np.unique(np.asarray(y))

@@ -67,7 +67,9 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def _missing_column(source: str, column: str, role: str, frame: pd.DataFrame) -> DataError:
-    hint = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=3)
+    names = {str(c).lower(): str(c) for c in frame.columns}
+    close = difflib.get_close_matches(column.lower(), list(names), n=3, cutoff=0.5)
+    hint = [names[c] for c in close]
     suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
     return DataError(f"{source}: {role} column '{column}' not found{suggestion}")
 
@@ -178,7 +180,9 @@ def coerce_types(X: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
         if col in categorical:
             values = X[col].astype(object)
             notna = values.notna().to_numpy()
-            out[col] = np.where(notna, values.astype(str).to_numpy(), np.nan).astype(object)
+            text = np.where(notna, values.astype(str).to_numpy(), np.nan)
+            # An explicit object Series: pandas 3 would otherwise infer its `str` dtype.
+            out[col] = pd.Series(text, index=X.index, dtype=object)
         elif col in numeric:
             out[col] = pd.to_numeric(X[col], errors="coerce").astype("float64")
     return out

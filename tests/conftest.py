@@ -1,0 +1,61 @@
+"""Shared fixtures: small real and simulated data, and configs writing into tmp stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.simulate import simulate_book
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _real(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"real dataset {path} not present (it lives outside the repo; CI has it)")
+    return path
+
+
+@pytest.fixture
+def taiwan_path() -> Path:
+    """The UCI Taiwan credit-card default data (30,000 rows)."""
+    return _real("taiwan_credit_default.csv")
+
+
+@pytest.fixture
+def german_path() -> Path:
+    """The UCI German credit data (1,000 rows, text categoricals, good/bad target)."""
+    return _real("german_credit.csv")
+
+
+@pytest.fixture(scope="session")
+def book() -> pd.DataFrame:
+    """A small simulated loan book."""
+    return simulate_book(1_500, seed=7)
+
+
+def quick_config(tmp_path: Path, **data) -> Config:
+    """A fast config (no search, 3 folds) that logs into a SQLite store under ``tmp_path``."""
+    cfg = load_config(REPO / "configs" / "train.yaml")
+    return cfg.model_copy(
+        update={
+            "data": cfg.data.model_copy(update={"simulate_rows": 1_500, **data}),
+            "models": cfg.models.model_copy(
+                update={"search": cfg.models.search.model_copy(update={"method": "none"})}
+            ),
+            "cv": cfg.cv.model_copy(update={"folds": 3}),
+            "tracking": cfg.tracking.model_copy(update={"store_dir": tmp_path / "mlflow"}),
+            "output_dir": tmp_path / "runs",
+        }
+    )
+
+
+@pytest.fixture
+def no_tracking_env(monkeypatch):
+    """Make sure a developer's MLFLOW_TRACKING_URI never leaks into a test."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -1,0 +1,59 @@
+"""Config loading: defaults, shipped files, and errors that name the key and the file."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "taiwan.yaml", "german.yaml"])
+def test_shipped_configs_load(name):
+    cfg = load_config(REPO / "configs" / name)
+    assert isinstance(cfg, Config)
+
+
+def test_defaults_describe_the_simulated_book():
+    cfg = load_config(None)
+    assert cfg.data.target == "default_next_month"
+    assert cfg.data.history is not None and cfg.data.history.status[0] == "PAY_0"
+    assert cfg.models.families == ["logreg", "svm", "random_forest", "xgboost"]
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("cv:\n  folds: 5\n  fold: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "cv.fold: unknown key" in str(err.value)
+
+
+def test_wrong_type_names_key_and_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  search:\n    n_iter: lots\n")
+    with pytest.raises(ConfigError, match=r"models\.search\.n_iter") as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+
+
+def test_unknown_family_and_imbalance_method(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("models: {families: [logreg, catboost]}\nimbalance: {method: magic}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "models.families.1" in str(err.value) and "imbalance.method" in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(listy)
