@@ -59,16 +59,18 @@ class ApproxKernelSVC(ClassifierMixin, BaseEstimator):
         """Fit the kernel map, the SVM and its probability calibration."""
         X, y = validate_data(self, X, y)
         self.classes_ = binary_classes(y)
+        smallest_class = np.unique(y, return_counts=True)[1].min()
+        folds = int(np.clip(smallest_class, 2, self.calibration_folds))
+        # Each calibration fold trains on (folds - 1) / folds of the rows.
+        rows = X.shape[0] * (folds - 1) // folds
         base = make_pipeline(
             Nystroem(
                 gamma=self.gamma,
-                n_components=min(self.n_components, X.shape[0]),
+                n_components=max(1, min(self.n_components, rows)),
                 random_state=self.random_state,
             ),
             LinearSVC(C=self.C, class_weight=self.class_weight, dual=False, max_iter=5000),
         )
-        smallest_class = np.unique(y, return_counts=True)[1].min()
-        folds = int(np.clip(smallest_class, 2, self.calibration_folds))
         self.model_ = CalibratedClassifierCV(base, method="sigmoid", cv=folds).fit(X, y)
         return self
 

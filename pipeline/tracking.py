@@ -110,7 +110,11 @@ def log_family(
 ) -> str:
     """A nested run for one model family: params, ``cv_*`` metrics, per-fold values, files."""
     mlflow = _mlflow()
-    with mlflow.start_run(run_name=family, nested=True, tags={"family": family}) as run:
+    # A nested run does not inherit its parent's experiment: name it, or it lands in Default.
+    experiment_id = mlflow.active_run().info.experiment_id
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=family, nested=True, tags={"family": family}
+    ) as run:
         mlflow.log_params({k: _short(v) for k, v in params.items()})
         mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items() if pd.notna(v)})
         for fold, row in fold_metrics.iterrows():

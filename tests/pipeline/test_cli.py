@@ -1,0 +1,91 @@
+"""The `delinq` command line, run in-process with real files and stores."""
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from tests.conftest import REPO
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["make-book"], ["promote"]])
+def test_help_explains_itself(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_make_book_writes_a_deterministic_book(tmp_path):
+    out = tmp_path / "book.parquet"
+    result = runner.invoke(app, ["make-book", "--rows", "1200", "--out", str(out), "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    book = pd.read_parquet(out)
+    assert len(book) == 1200 and book["ID"].is_unique
+    runner.invoke(
+        app, ["make-book", "-n", "1200", "-o", str(tmp_path / "again.parquet"), "--seed", "4"]
+    )
+    assert book.equals(pd.read_parquet(tmp_path / "again.parquet"))
+
+
+def test_make_book_refuses_unknown_format(tmp_path):
+    result = runner.invoke(app, ["make-book", "--rows", "10", "--out", str(tmp_path / "b.json")])
+    assert result.exit_code == 2 and not (tmp_path / "b.json").exists()
+
+
+def test_bad_inputs_give_one_clear_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = runner.invoke(app, ["train", "--data", "nope.csv"])
+    assert missing.exit_code == 2 and "nope.csv: file not found" in missing.output
+    (tmp_path / "bad.yaml").write_text("cv: {folds: one}\n")
+    bad = runner.invoke(app, ["train", "--config", "bad.yaml"])
+    assert bad.exit_code == 2 and "cv.folds" in bad.output and "Traceback" not in bad.output
+    pd.DataFrame({"a": [1, 2], "b": [0, 1]}).to_csv("t.csv", index=False)
+    no_target = runner.invoke(app, ["train", "--data", "t.csv", "--target", "y"])
+    assert no_target.exit_code == 2 and "target column 'y' not found" in no_target.output
+
+
+def test_promote_without_a_model_is_a_clear_error(tmp_path, monkeypatch, no_tracking_env):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["promote"])
+    assert result.exit_code == 2 and "run `delinq train` first" in result.output
+
+
+@pytest.mark.slow
+def test_train_quick_on_an_unseen_table(tmp_path, monkeypatch, no_tracking_env, book):
+    """A table the default config was not written for: text columns, no id, text target."""
+    monkeypatch.chdir(tmp_path)
+    table = book.drop(columns=["ID", "PAY_6"]).rename(columns={"default_next_month": "status"})
+    table["status"] = table["status"].map({1: "defaulted", 0: "performing"})
+    table["region"] = (
+        pd.Series(["north", "south", None])
+        .sample(len(table), replace=True, random_state=0)
+        .to_numpy()
+    )
+    table.loc[::7, "AGE"] = None
+    table.to_csv("loans.csv", index=False)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            "loans.csv",
+            "--target",
+            "status",
+            "--positive-label",
+            "defaulted",
+            "--quick",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "history columns not in data" in result.output
+    assert "promoted to champion" in result.output
+    assert (tmp_path / "data" / "mlflow" / "mlflow.db").exists()
+    again = runner.invoke(app, ["promote"])
+    assert again.exit_code == 0 and "already the champion" in again.output
+
+
+def test_readme_commands_exist():
+    readme = (REPO / "README.md").read_text()
+    assert readme.index("make train") < readme.index("make test")

@@ -1,0 +1,49 @@
+"""The pipeline on the real public datasets in ../shared/data (skipped where absent)."""
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.io import load_dataset
+from pipeline.train import train
+from tests.conftest import REPO, quick_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.usefixtures("no_tracking_env")]
+
+
+def _quick(cfg_name, tmp_path):
+    base = quick_config(tmp_path)
+    cfg = load_config(REPO / "configs" / cfg_name)
+    return cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(update={"search": base.models.search}),
+            "tracking": base.tracking,
+            "output_dir": base.output_dir,
+        }
+    )
+
+
+def test_taiwan_sample_ranks_well(tmp_path, taiwan_path):
+    cfg = _quick("taiwan.yaml", tmp_path)
+    dataset = load_dataset(taiwan_path, cfg.data)
+    assert len(dataset.y) == 30_000 and abs(dataset.bad_rate - 0.2212) < 1e-4
+    sample = dataset.X.sample(6_000, random_state=0).index
+    small = type(dataset)(
+        X=dataset.X.loc[sample].reset_index(drop=True),
+        y=dataset.y.loc[sample].reset_index(drop=True),
+        ids=dataset.ids.loc[sample].reset_index(drop=True),
+        numeric=dataset.numeric,
+        categorical=dataset.categorical,
+        source=dataset.source,
+    )
+    result = train(cfg, small)
+    assert result.comparison["roc_auc_mean"].min() > 0.72
+    assert result.comparison["roc_auc_mean"].max() > 0.76
+
+
+def test_german_text_categoricals_and_string_target(tmp_path, german_path):
+    cfg = _quick("german.yaml", tmp_path)
+    dataset = load_dataset(german_path, cfg.data)
+    assert abs(dataset.bad_rate - 0.30) < 1e-9
+    assert len(dataset.categorical) == 13
+    result = train(cfg, dataset)
+    assert result.comparison["roc_auc_mean"].max() > 0.74
