@@ -73,18 +73,40 @@ def _transition_matrix() -> np.ndarray:
     return matrix / matrix.sum(axis=1, keepdims=True)
 
 
-def _step(
-    status: np.ndarray, stress: np.ndarray, base: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """One month of the roll-rate chain; moves to a worse state are scaled by ``exp(stress)``."""
-    worse = STATES[None, :] > status[:, None]
-    probs = base[status + 2] * np.where(worse, np.exp(stress)[:, None], 1.0)
-    probs /= probs.sum(axis=1, keepdims=True)
-    draw = rng.random(len(status))[:, None]
-    return STATES[(probs.cumsum(axis=1) < draw).sum(axis=1).clip(max=len(STATES) - 1)]
+class _Chain:
+    """The roll-rate chain, with moves to a worse state scaled by ``exp(stress)`` per account.
+
+    Sampling goes in two draws: first whether the account worsens, with probability
+    ``f W / (B + f W)`` (W, B: the base row's worse and not-worse mass, f: the account's
+    factor), then which state, from the base row restricted to that group. That is exactly the
+    rescaled row, without building an (accounts x states) matrix every month.
+    """
+
+    def __init__(self) -> None:
+        base = _transition_matrix()
+        worse = STATES[None, :] > STATES[:, None]
+        self.worse_mass = (base * worse).sum(axis=1)
+        # cdf[state, group] is the cumulative base row within group 0 (not worse) / 1 (worse).
+        cdf = np.zeros((len(STATES), 2, len(STATES)))
+        for group, mask in enumerate((~worse, worse)):
+            part = base * mask
+            total = part.sum(axis=1, keepdims=True)
+            cdf[:, group] = np.cumsum(
+                np.divide(part, total, out=np.zeros_like(part), where=total > 0), axis=1
+            )
+        cdf[:, :, -1] = 1.0  # guard against rounding at the top
+        self.cdf = cdf
+
+    def step(self, status: np.ndarray, factor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        row = status + 2
+        w = self.worse_mass[row] * factor
+        worsens = rng.random(len(status)) * (1 - self.worse_mass[row] + w) < w
+        cdf = self.cdf[row, worsens.astype(np.int64)]
+        draw = rng.random(len(status))[:, None]
+        return STATES[(cdf < draw).sum(axis=1).clip(max=len(STATES) - 1)]
 
 
-def _chunk(rows: int, first_id: int, rng: np.random.Generator, base: np.ndarray) -> pd.DataFrame:
+def _chunk(rows: int, first_id: int, rng: np.random.Generator, chain: _Chain) -> pd.DataFrame:
     """Generate one chunk of ``rows`` accounts with ids starting at ``first_id``."""
     risk = rng.standard_normal(rows)
     limit = np.exp(np.log(150_000) + 0.7 * rng.standard_normal(rows) - 0.35 * risk)
@@ -100,14 +122,14 @@ def _chunk(rows: int, first_id: int, rng: np.random.Generator, base: np.ndarray)
     marriage = rng.choice([1, 2, 3, 0], rows, p=[0.455, 0.532, 0.011, 0.002])
     # Utilisation the account gravitates to; the risky run their lines hotter.
     utilisation = 1 / (1 + np.exp(-(-0.1 + 0.8 * risk + 1.2 * rng.standard_normal(rows))))
-    stress = 0.6 * risk + 1.0 * (utilisation - 0.45)
+    factor = np.exp(0.6 * risk + 1.0 * (utilisation - 0.45))
 
     # Oldest month first; burn-in months let the chain and balances forget their start.
     status = rng.choice(STATES[:5], rows, p=[0.16, 0.19, 0.54, 0.03, 0.08])
     bill = limit * utilisation * rng.lognormal(-0.5, 0.4, rows)
     statuses, bills, payments = [], [], []
     for _ in range(BURN_IN + MONTHS):
-        new_status = _step(status, stress, base, rng)
+        new_status = chain.step(status, factor, rng)
         payment = _payment(new_status, bill, rng)
         spend = limit * utilisation * rng.lognormal(-1.8, 0.8, rows)
         # Interest and fees accrue on late balances; -2 means the card was not used.
@@ -187,10 +209,10 @@ def iter_book(rows: int, seed: int = 0) -> Iterator[pd.DataFrame]:
     """Yield the book in chunks of at most ``CHUNK_ROWS`` rows (ids 1..rows)."""
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
-    base = _transition_matrix()
+    chain = _Chain()
     n_chunks = -(-rows // CHUNK_ROWS)
     for i, seq in enumerate(np.random.SeedSequence(seed).spawn(n_chunks)):
-        chunk = _chunk(CHUNK_ROWS, 1 + i * CHUNK_ROWS, np.random.default_rng(seq), base)
+        chunk = _chunk(CHUNK_ROWS, 1 + i * CHUNK_ROWS, np.random.default_rng(seq), chain)
         yield chunk.iloc[: rows - i * CHUNK_ROWS] if i == n_chunks - 1 else chunk
 
 
