@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train train-taiwan test test-fast lint format bench ui lock clean
+.PHONY: help setup train train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -39,8 +39,14 @@ lint: setup ## Lint and check formatting
 format: setup ## Fix lint and formatting in place
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: setup ## Run the benchmarks (minutes); results go in docs/benchmarks.md
+bench: setup ## Run the benchmarks (~10 min); record results in docs/benchmarks.md
 	$(BIN)/python benchmarks/train_taiwan.py
+
+bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `make bench` compares with it
+
+.bench-pycaret/bin/python:
+	$(PYTHON) -m venv .bench-pycaret
+	.bench-pycaret/bin/python -m pip install $(PIP_FLAGS) pycaret==3.3.2 xgboost six
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the embedded store
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db
@@ -52,4 +58,4 @@ lock: ## Re-resolve dependencies and rewrite requirements.lock (needs the packag
 	rm -rf .lock-venv
 
 clean: ## Remove the venv, caches and local outputs (keeps nothing under data/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data *.egg-info
+	rm -rf $(VENV) .bench-pycaret .pytest_cache .ruff_cache .hypothesis data *.egg-info

@@ -4,6 +4,7 @@
 
 Sections (all by default):
   baselines  plain 5-fold CV AUC of the four families on the raw columns (the reference figures)
+  pycaret    PyCaret 3.3 compare_models, same families and data (its own venv: make bench-pycaret)
   quick      `delinq train --quick` wall time and AUCs (target: beat PyCaret's 0.762 / 30 s)
   full       `delinq train` with nested search (target: every family >= baseline, champion
              >= 0.785, under 10 minutes)
@@ -30,7 +31,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 DELINQ = str(Path(sys.executable).with_name("delinq"))
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "taiwan_credit_default.csv"
-SECTIONS = ("baselines", "quick", "full", "ablation", "transfer", "simulator")
+SECTIONS = ("baselines", "pycaret", "quick", "full", "ablation", "transfer", "simulator")
+PYCARET_PYTHON = Path(os.environ.get("PYCARET_PYTHON", REPO / ".bench-pycaret" / "bin" / "python"))
 
 
 def _raw(data: Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -87,6 +89,26 @@ def _train_cli(args: list[str], workdir: Path) -> dict:
         "auc_std": table["roc_auc_std"].round(4).to_dict(),
         "ks": table["ks_mean"].round(4).to_dict(),
         "best_auc": float(table["roc_auc_mean"].max()),
+    }
+
+
+def pycaret(data: Path) -> dict:
+    """Run benchmarks/pycaret_compare.py with PyCaret's own interpreter, if it is installed."""
+    if not PYCARET_PYTHON.exists():
+        return {"skipped": f"{PYCARET_PYTHON} missing; run `make bench-pycaret` to install it"}
+    script = REPO / "benchmarks" / "pycaret_compare.py"
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:  # PyCaret writes logs.log into its cwd
+        proc = subprocess.run(
+            [str(PYCARET_PYTHON), str(script), str(data.resolve())],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=scratch,
+        )
+    return {
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        "wall_seconds": time.perf_counter() - start,
     }
 
 
@@ -166,6 +188,8 @@ def main() -> None:
         print(f"== {section}", flush=True)
         if section == "baselines":
             results[section] = baselines(args.data)
+        elif section == "pycaret":
+            results[section] = pycaret(args.data)
         elif section == "quick":
             results[section] = train_run(args.data, quick=True)
         elif section == "full":

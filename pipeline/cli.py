@@ -41,6 +41,12 @@ def _friendly_errors(func):
     return wrapper
 
 
+def _progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
 class _RichReporter:
     """Shows training stages as lines and cross-validation as a progress bar."""
 
@@ -151,14 +157,7 @@ def train(
     )
     console.print(f"[bold]Tuning:[/] {mode}; imbalance: {cfg.imbalance.method}")
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with _progress("{task.description}") as progress:
         result = run_training(cfg, dataset, _RichReporter(progress))
 
     # Wide enough for the table when piped to a file or CI log (rich assumes 80 columns there).
@@ -231,13 +230,7 @@ def make_book(
 
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter(f"{out}: use a .parquet or .csv file name", param_hint="--out")
-    with Progress(
-        TextColumn("writing {task.fields[name]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _progress("writing {task.fields[name]}") as progress:
         task = progress.add_task("book", total=rows, name=out.name)
         write_book(out, rows, seed, progress=lambda n: progress.advance(task, n))
     console.print(f"Wrote {rows:,} accounts to {out}")

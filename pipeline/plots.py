@@ -36,48 +36,85 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def roc_plot(results: dict[str, CVResult], path: Path) -> Path:
-    """Out-of-fold ROC curves of every model on one chart."""
+def _curves(
+    results: dict[str, CVResult],
+    path: Path,
+    curve,
+    reference: tuple[list[float], list[float], str],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    legend: str,
+) -> Path:
+    """One chart with a curve per model; ``curve(y, p)`` returns ``(x, y, label suffix)``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.5))
     for family, r in results.items():
-        fpr, tpr, _ = roc_curve(r.y, r.oof)
-        ax.plot(fpr, tpr, label=f"{family} (AUC {roc_auc_score(r.y, r.oof):.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    ax.set(xlabel="False positive rate (goods flagged)", ylabel="True positive rate (bads caught)")
-    ax.set_title("ROC, out-of-fold")
-    ax.legend(loc="lower right")
+        x, y, suffix = curve(r.y, r.oof)
+        ax.plot(x, y, marker="o" if len(x) <= 20 else None, label=f"{family}{suffix}")
+    ref_x, ref_y, ref_label = reference
+    ax.plot(ref_x, ref_y, color="grey", linestyle=":", label=ref_label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(loc=legend)
     return _save(fig, path)
+
+
+def roc_plot(results: dict[str, CVResult], path: Path) -> Path:
+    """Out-of-fold ROC curves of every model on one chart."""
+
+    def curve(y, p):
+        fpr, tpr, _ = roc_curve(y, p)
+        return fpr, tpr, f" (AUC {roc_auc_score(y, p):.3f})"
+
+    return _curves(
+        results,
+        path,
+        curve,
+        ([0, 1], [0, 1], "chance"),
+        "False positive rate (goods flagged)",
+        "True positive rate (bads caught)",
+        "ROC, out-of-fold",
+        "lower right",
+    )
 
 
 def pr_plot(results: dict[str, CVResult], path: Path) -> Path:
     """Out-of-fold precision-recall curves of every model."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    for family, r in results.items():
-        precision, recall, _ = precision_recall_curve(r.y, r.oof)
-        ax.plot(recall, precision, label=family)
-    ax.axhline(
-        np.mean(next(iter(results.values())).y), color="grey", linestyle=":", label="bad rate"
+
+    def curve(y, p):
+        precision, recall, _ = precision_recall_curve(y, p)
+        return recall, precision, ""
+
+    bad_rate = float(np.mean(next(iter(results.values())).y))
+    return _curves(
+        results,
+        path,
+        curve,
+        ([0, 1], [bad_rate, bad_rate], "bad rate"),
+        "Recall (bads caught)",
+        "Precision (flagged that are bad)",
+        "Precision-recall, out-of-fold",
+        "upper right",
     )
-    ax.set(xlabel="Recall (bads caught)", ylabel="Precision (flagged that are bad)")
-    ax.set_title("Precision-recall, out-of-fold")
-    ax.legend(loc="upper right")
-    return _save(fig, path)
 
 
 def calibration_plot(results: dict[str, CVResult], path: Path) -> Path:
     """Reliability curves: mean predicted probability against observed bad rate, by decile."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    for family, r in results.items():
-        observed, predicted = calibration_curve(r.y, r.oof, n_bins=10, strategy="quantile")
-        ax.plot(predicted, observed, marker="o", label=family)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
-    ax.set(xlabel="Predicted probability of default", ylabel="Observed default rate")
-    ax.set_title("Calibration, out-of-fold (uncalibrated models)")
-    ax.legend(loc="upper left")
-    return _save(fig, path)
+
+    def curve(y, p):
+        observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
+        return predicted, observed, ""
+
+    return _curves(
+        results,
+        path,
+        curve,
+        ([0, 1], [0, 1], "perfect"),
+        "Predicted probability of default",
+        "Observed default rate",
+        "Calibration, out-of-fold (before champion calibration)",
+        "upper left",
+    )
 
 
 def ks_plot(results: dict[str, CVResult], path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,18 +107,29 @@ def _write_family_files(result: CVResult, out_dir: Path) -> list[Path]:
 
 
 def fit_champion(
-    cfg: Config, dataset: Dataset, family: str, result: CVResult, positive_weight: float
+    cfg: Config,
+    dataset: Dataset,
+    family: str,
+    result: CVResult,
+    positive_weight: float,
+    memory: str | None = None,
 ):
     """Refit the champion family on every row and calibrate it on its out-of-fold scores."""
     columns = Columns(dataset.numeric, dataset.categorical)
-    estimator = build_estimator(cfg, columns, family, positive_weight)
+    estimator = build_estimator(cfg, columns, family, positive_weight, memory)
     if isinstance(estimator, RandomizedSearchCV):
         # Search once more on all rows for the final hyper-parameters.
         search = clone(estimator).set_params(n_jobs=cfg.cv.n_jobs)
         search.fit(dataset.X, dataset.y)
         estimator = clone(search.best_estimator_)
+    # One final fit: give it every core the folds were sharing.
+    if "n_jobs" in estimator.named_steps["clf"].get_params():
+        estimator.set_params(clf__n_jobs=cfg.cv.n_jobs)
     model = OOFCalibratedClassifier(estimator, method=cfg.champion.calibration)
-    return model.fit(dataset.X, dataset.y, oof_proba=result.oof)
+    model.fit(dataset.X, dataset.y, oof_proba=result.oof)
+    # The cache folder is temporary; a saved model must not point at it.
+    fitted_pipeline(model).memory = None
+    return model
 
 
 def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> TrainResult:
@@ -132,10 +144,17 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
 
-    with tracking.parent_run(experiment_id, run_name, tags) as run_id:
+    with (
+        tracking.parent_run(experiment_id, run_name, tags) as run_id,
+        tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
+    ):
         out_dir = cfg.output_dir / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
-        estimators = {f: build_estimator(cfg, columns, f, positive_weight) for f in families}
+        # Features, preprocessing and selection are the same for every family (and every search
+        # candidate) on a given fold: the pipelines share a cache so each is fitted once.
+        estimators = {
+            f: build_estimator(cfg, columns, f, positive_weight, memory=cache) for f in families
+        }
         reporter.stage(f"Cross-validating {len(families)} model families, {cfg.cv.folds} folds")
         reporter.cv_started(len(families) * cfg.cv.folds)
         started = time.perf_counter()
@@ -168,7 +187,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
 
         champion = choose_champion(comparison, cfg.champion.metric)
         reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
-        model = fit_champion(cfg, dataset, champion, results[champion], positive_weight)
+        model = fit_champion(cfg, dataset, champion, results[champion], positive_weight, cache)
         selector = fitted_pipeline(model).named_steps.get("select")
         champion_files = []
         if selector is not None:
