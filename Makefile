@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
+.PHONY: help setup train analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ setup: $(STAMP) ## Create .venv and install the package with the locked dependen
 
 train: setup ## Train on a freshly simulated loan book (see configs/train.yaml)
 	$(BIN)/delinq train
+
+analyze: setup ## Portfolio analytics (aging, roll rates, bad rates) of a simulated book -> data/analysis
+	$(BIN)/delinq analyze
 
 train-taiwan: setup ## Train on the real Taiwan data in ../shared/data (configs/taiwan.yaml)
 	$(BIN)/delinq train --config configs/taiwan.yaml --data ../shared/data/taiwan_credit_default.csv

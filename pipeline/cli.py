@@ -6,6 +6,7 @@ import functools
 import sys
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -234,6 +235,43 @@ def make_book(
         task = progress.add_task("book", total=rows, name=out.name)
         write_book(out, rows, seed, progress=lambda n: progress.advance(task, n))
     console.print(f"Wrote {rows:,} accounts to {out}")
+
+
+@app.command()
+@_friendly_errors
+def analyze(
+    config: Path = typer.Option(
+        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
+    ),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="CSV or Parquet loan table. Default: a simulated loan book."
+    ),
+    out: Path = typer.Option(Path("data/analysis"), "--out", "-o", help="Output folder."),
+) -> None:
+    """Portfolio analytics: aging by DPD bucket, roll-rate matrix, bad rate by bucket and segment.
+
+    Needs a monthly payment history (data.history in the config). Writes CSV tables and PNG
+    charts (roll-rate heatmap, stacked aging bars, bad-rate bars) to --out.
+    """
+    from pipeline.portfolio import analyze_portfolio
+    from pipeline.train import load_training_data
+
+    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    cfg = load_config(path)
+    if data is not None:
+        cfg = with_overrides(cfg, data={"path": data})
+    dataset = load_training_data(cfg)
+    files = analyze_portfolio(cfg, dataset, out)
+    rates = pd.read_csv(out / "roll_rates.csv", index_col=0)
+    table = Table(title=f"Roll rates, {dataset.source} (row: last month, column: this month)")
+    table.add_column("from")
+    for col in rates.columns:
+        table.add_column(col, justify="right")
+    for bucket, row in rates.iterrows():
+        cells = [f"{v:.1%}" if c != "accounts" else f"{int(v):,}" for c, v in row.items()]
+        table.add_row(str(bucket), *cells)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    console.print(f"Wrote {len(files)} files to {out}/: " + ", ".join(f.name for f in files))
 
 
 @app.command()

@@ -28,6 +28,7 @@ class HistoryConfig(_Strict):
     """Monthly history columns, each list ordered newest to oldest."""
 
     status: list[str] = Field(min_length=2)
+    status_unit: Literal["months", "days"] = "months"  # months late (Taiwan) or days past due
     balance: list[str] = Field(default_factory=list)
     payment: list[str] = Field(default_factory=list)
     limit: str | None = None
@@ -134,6 +135,45 @@ class PromotionConfig(_Strict):
     tolerance: float = Field(0.005, ge=0, le=1)
 
 
+class ScorecardConfig(_Strict):
+    """PDO scaling of probability of default into points, and points into grades."""
+
+    base_score: float = 600
+    base_odds: float = Field(50, gt=0)
+    pdo: float = Field(20, gt=0)
+    # Grade -> minimum score, best first; the last grade catches the rest (-.inf in YAML).
+    bands: dict[str, float] = Field(
+        default_factory=lambda: {
+            "A": 620,
+            "B": 590,
+            "C": 560,
+            "D": 530,
+            "E": 500,
+            "F": 470,
+            "G": float("-inf"),
+        }
+    )
+
+    @model_validator(mode="after")
+    def _bands_descend(self) -> ScorecardConfig:
+        floors = list(self.bands.values())
+        if len(floors) < 2 or any(a <= b for a, b in zip(floors, floors[1:], strict=False)):
+            raise ValueError("bands need two or more grades with strictly decreasing minimums")
+        if floors[-1] != float("-inf"):
+            raise ValueError("the last grade must have minimum -.inf so every score gets a grade")
+        return self
+
+
+class SegmentConfig(_Strict):
+    """Thresholds of the collection segments (see pipeline/policy.py)."""
+
+    high_pd: float = Field(0.5, gt=0, lt=1)
+    high_utilisation: float = Field(0.8, gt=0)
+    large_exposure: float = Field(500_000, gt=0)
+    new_customer_months: int = Field(3, ge=1)
+    tenure: str | None = None  # months-on-book column, where the data has one
+
+
 class TrackingConfig(_Strict):
     experiment: str = "delinquency-risk"
     model_name: str = "delinquency-risk"
@@ -153,6 +193,9 @@ class Config(_Strict):
     champion: ChampionConfig = ChampionConfig()
     promotion: PromotionConfig = PromotionConfig()
     tracking: TrackingConfig = TrackingConfig()
+    scorecard: ScorecardConfig = ScorecardConfig()
+    segments: SegmentConfig = SegmentConfig()
+    policy: Path = Path("configs/collection_policy.yaml")
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
@@ -43,6 +44,7 @@ def _history_features(history: HistoryConfig) -> PaymentHistoryFeatures:
         n_balance=len(history.balance),
         n_payment=len(history.payment),
         has_limit=history.limit is not None,
+        status_unit=history.status_unit,
     )
 
 
@@ -62,6 +64,13 @@ def history_feature_names(history: HistoryConfig) -> list[str]:
     """Names of the derived history features (they depend on the layout, not on data)."""
     layout = np.zeros((2, len(history.columns())))
     return list(_history_features(history).fit(layout).get_feature_names_out())
+
+
+def derive_history(frame: pd.DataFrame, history: HistoryConfig) -> pd.DataFrame:
+    """The derived payment-history features of every row of a raw loan table, by name."""
+    derive = _history_features(history)
+    values = derive.fit_transform(frame[history.columns()].to_numpy(dtype=float))
+    return pd.DataFrame(values, columns=derive.get_feature_names_out(), index=frame.index)
 
 
 def preprocessor(numeric: list[str], categorical: list[str], cfg: PreprocessConfig):

@@ -132,8 +132,14 @@ def log_parent(
     mlflow.log_params({k: _short(v) for k, v in params.items()})
     mlflow.log_metrics(metrics)
     mlflow.set_tags(tags)
-    for path in artifacts:
-        mlflow.log_artifact(str(path))
+    log_files(artifacts)
+
+
+def log_files(paths: list[Path], folder: str | None = None) -> None:
+    """Attach files to the active run, optionally under an artifact ``folder``."""
+    mlflow = _mlflow()
+    for path in paths:
+        mlflow.log_artifact(str(path), artifact_path=folder)
 
 
 def _short(value) -> str:
@@ -218,6 +224,12 @@ def run_info(run_id: str) -> dict:
     """Params, metrics and tags of a run (for summaries and tests)."""
     run = _mlflow().MlflowClient().get_run(run_id)
     return {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}
+
+
+def artifact_names(run_id: str, folder: str | None = None) -> list[str]:
+    """File names stored with a run (in ``folder``)."""
+    client = _mlflow().MlflowClient()
+    return [Path(a.path).name for a in client.list_artifacts(run_id, folder)]
 
 
 def child_runs(experiment_id: str, parent_id: str) -> pd.DataFrame:

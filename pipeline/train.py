@@ -22,6 +22,7 @@ from pipeline.estimator import Columns, build_estimator, fitted_pipeline
 from pipeline.evaluate import CVResult, cross_validate
 from pipeline.io import Dataset, load_dataset, validate
 from pipeline.plots import comparison_plots
+from pipeline.portfolio import analyze_portfolio
 from pipeline.promote import promote
 from pipeline.simulate import simulate_book
 
@@ -193,6 +194,15 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         if selector is not None:
             champion_files.append(out_dir / "champion_feature_selection.csv")
             selector.report_.to_csv(champion_files[-1], index=False)
+
+        if cfg.data.history is not None:
+            reporter.stage(
+                "Portfolio analytics: aging, roll rates, bad rates by bucket and segment"
+            )
+            portfolio = analyze_portfolio(
+                cfg, dataset, out_dir / "portfolio", pd_=results[champion].oof
+            )
+            tracking.log_files(portfolio, folder="portfolio")
 
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
         tracking.log_parent(

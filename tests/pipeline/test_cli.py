@@ -10,7 +10,7 @@ from tests.conftest import REPO
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["make-book"], ["promote"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["make-book"], ["promote"], ["analyze"]])
 def test_help_explains_itself(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -84,6 +84,30 @@ def test_train_quick_on_an_unseen_table(tmp_path, monkeypatch, no_tracking_env, 
     assert (tmp_path / "data" / "mlflow" / "mlflow.db").exists()
     again = runner.invoke(app, ["promote"])
     assert again.exit_code == 0 and "already the champion" in again.output
+
+
+def test_analyze_writes_tables_and_charts(tmp_path, book):
+    book.to_parquet(tmp_path / "book.parquet")
+    out = tmp_path / "analysis"
+    result = runner.invoke(
+        app, ["analyze", "--data", str(tmp_path / "book.parquet"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Roll rates" in result.output
+    rates = pd.read_csv(out / "roll_rates.csv", index_col=0)
+    assert rates.drop(columns="accounts").sum(axis=1).dropna().round(9).eq(1).all()
+    assert (out / "roll_rates.png").stat().st_size > 10_000
+
+
+def test_analyze_without_history_is_a_clear_error(tmp_path):
+    pd.DataFrame({"x": [1, 2, 3, 4], "default_next_month": [0, 1, 0, 1]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    (tmp_path / "c.yaml").write_text("data: {id: null, categorical: [], history: null}\n")
+    result = runner.invoke(
+        app, ["analyze", "-c", str(tmp_path / "c.yaml"), "-d", str(tmp_path / "t.csv")]
+    )
+    assert result.exit_code == 2 and "need a payment history" in result.output
 
 
 def test_readme_commands_exist():

@@ -53,6 +53,15 @@ def test_outputs_written(trained):
     assert table["roc_auc_mean"].between(0.6, 1).all()
 
 
+def test_portfolio_analytics_logged(trained):
+    _, _, result = trained
+    logged = set(tracking.artifact_names(result.run_id, "portfolio"))
+    expected = {"aging.csv", "roll_rates.csv", "roll_rates.png", "aging.png", "bad_rates.png"}
+    assert expected <= logged
+    segments = pd.read_csv(result.output_dir / "portfolio" / "bad_rate_by_segment.csv")
+    assert segments["accounts"].sum() == 1_500
+
+
 def test_champion_registered_promoted_and_loadable(trained):
     cfg, dataset, result = trained
     name = cfg.tracking.model_name
