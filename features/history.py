@@ -25,7 +25,16 @@ STATUS_FEATURES = (
 )
 BALANCE_FEATURES = ("balance_trend",)
 LIMIT_FEATURES = ("util_latest", "util_mean", "util_max", "util_trend")
-PAYMENT_FEATURES = ("pay_ratio_latest", "pay_ratio_mean", "pay_change")
+PAYMENT_FEATURES = (
+    "pay_ratio_latest",
+    "pay_ratio_mean",
+    "pay_ratio_min",
+    "pay_ratio_max",
+    "repaid_share",
+    "months_no_payment",
+    "pay_change",
+)
+PAYMENT_LIMIT_FEATURES = ("pay_to_limit",)
 
 
 def dpd_bucket(status: np.ndarray, unit: str = "months") -> np.ndarray:
@@ -104,6 +113,8 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
                 names += LIMIT_FEATURES
         if self.n_payment:
             names += PAYMENT_FEATURES
+            if self.has_limit:
+                names += PAYMENT_LIMIT_FEATURES
         self.feature_names_out_ = np.array(names, dtype=object)
         return self
 
@@ -121,7 +132,8 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
             balance = np.nan_to_num(balance, nan=0.0)
             cols += self._balance_features(balance, rest[:, 0] if self.has_limit else None)
         if self.n_payment:
-            cols += self._payment_features(np.nan_to_num(payment, nan=0.0), balance)
+            limit = np.nan_to_num(rest[:, 0], nan=0.0) if self.has_limit else None
+            cols += self._payment_features(np.nan_to_num(payment, nan=0.0), balance, limit)
         out = np.column_stack(cols).astype(float)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -164,9 +176,25 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
         return cols
 
     @staticmethod
-    def _payment_features(payment: np.ndarray, balance: np.ndarray) -> list[np.ndarray]:
+    def _payment_features(
+        payment: np.ndarray, balance: np.ndarray, limit: np.ndarray | None
+    ) -> list[np.ndarray]:
         # Payment i settles statement i+1 (the previous month's); nothing owed counts as paid.
-        ratio = np.clip(_safe_ratio(payment[:, :-1], balance[:, 1:], 1.0), 0.0, 2.0)
+        paid, owed = payment[:, :-1], balance[:, 1:]
+        ratio = np.clip(_safe_ratio(paid, owed, 1.0), 0.0, 2.0)
+        repaid = np.clip(_safe_ratio(paid.sum(axis=1), np.maximum(owed, 0).sum(axis=1), 1.0), 0, 3)
+        skipped = ((paid <= 0) & (owed > 0)).sum(axis=1)  # owed something, paid nothing
         usual = payment[:, 1:].mean(axis=1)
         change = np.log1p(np.maximum(payment[:, 0], 0)) - np.log1p(np.maximum(usual, 0))
-        return [ratio[:, 0], ratio.mean(axis=1), change]
+        cols = [
+            ratio[:, 0],
+            ratio.mean(axis=1),
+            ratio.min(axis=1),
+            ratio.max(axis=1),
+            repaid,
+            skipped,
+            change,
+        ]
+        if limit is not None:
+            cols.append(np.clip(_safe_ratio(payment[:, 0], limit, 0.0), 0.0, 2.0))
+        return cols

@@ -77,6 +77,11 @@ def test_utilisation_payment_ratio_and_change():
     # payment i settles statement i+1
     assert f["pay_ratio_latest"] == pytest.approx(0 / 1000)
     assert f["pay_ratio_mean"] == pytest.approx((0 / 1000 + 100 / 2000) / 2)
+    assert f["pay_ratio_min"] == pytest.approx(0.0)
+    assert f["pay_ratio_max"] == pytest.approx(100 / 2000)
+    assert f["repaid_share"] == pytest.approx((0 + 100) / (1000 + 2000))
+    assert f["months_no_payment"] == 1  # owed 1000, paid 0
+    assert f["pay_to_limit"] == pytest.approx(0 / 1000)
     assert f["pay_change"] == pytest.approx(np.log1p(0) - np.log1p(200))
     assert f["balance_trend"] == pytest.approx((500 - 2000) / np.mean([500, 1000, 2000]))
 
