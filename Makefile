@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
+.PHONY: help setup train score analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ train: setup ## Train on a freshly simulated loan book (see configs/train.yaml)
 
 analyze: setup ## Portfolio analytics (aging, roll rates, bad rates) of a simulated book -> data/analysis
 	$(BIN)/delinq analyze
+
+score: setup ## Score a simulated 100k-account book with the champion -> data/scores/
+	test -f data/book.parquet || $(BIN)/delinq make-book --rows 100000 --out data/book.parquet --seed 1
+	$(BIN)/delinq score --input data/book.parquet
 
 train-taiwan: setup ## Train on the real Taiwan data in ../shared/data (configs/taiwan.yaml)
 	$(BIN)/delinq train --config configs/taiwan.yaml --data ../shared/data/taiwan_credit_default.csv

@@ -275,6 +275,82 @@ def analyze(
 
 
 @app.command()
+def score(
+    input_path: Path = typer.Option(
+        ..., "--input", "-i", help="Loan book: CSV, Parquet, or a folder of Parquet files."
+    ),
+    output: Path = typer.Option(None, "--output", "-o", help="Output root (default data/scores)."),
+    as_of: str = typer.Option(
+        None, "--as-of", help="As-of date YYYY-MM-DD (default today); names the partition."
+    ),
+    model_uri: str = typer.Option(
+        None, "--model-uri", help="Default models:/delinquency-risk@champion."
+    ),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (scorecard, policy)."),
+    force: bool = typer.Option(False, "--force", help="Score even a suspiciously small book."),
+    fail_on_drift: bool = typer.Option(
+        False, "--fail-on-drift", help="Exit 4 when any PSI reaches the alert level."
+    ),
+) -> None:
+    """Score the whole loan book with the champion: PD, points, grade, bucket, segment, action.
+
+    Streams the book in batches; rows with faults go to rejects.parquet with a reason; output
+    goes to OUTPUT/as_of_date=DATE/ (scores.parquet, rejects.parquet, manifest.json, drift.png)
+    and appears only when complete. Exit codes: 0 done, 2 input or model fault (nothing
+    published), 3 book much smaller than last run's (see --force), 4 drift alert with
+    --fail-on-drift.
+    """
+    import datetime as dt
+
+    from pipeline.score import SanityError, ScoringError, score_book
+    from pipeline.tracking import TrackingError
+
+    try:
+        path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+        cfg = load_config(path)
+        as_of = as_of or dt.date.today().isoformat()
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of"
+            ) from None
+        with _progress("scoring rows") as progress:
+            task = progress.add_task("score", total=None)
+            result = score_book(
+                input_path,
+                output or cfg.scoring.output_dir,
+                as_of,
+                model_uri or cfg.scoring.model_uri,
+                cfg,
+                force=force,
+                on_batch=lambda n: progress.advance(task, n),
+            )
+    except SanityError as exc:
+        console.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(3) from None
+    except (ScoringError, ConfigError, DataError, TrackingError) as exc:
+        console.print(f"[bold red]error:[/] {exc} (nothing was published)", highlight=False)
+        raise typer.Exit(2) from None
+    m = result.manifest
+    rows = m["rows"]
+    console.print(
+        f"Scored {rows['scored']:,} of {rows['read']:,} rows with {m['model']['name']} "
+        f"version {m['model']['version']}; rejected {rows['rejected']:,}"
+        + (
+            f" ({', '.join(f'{k}: {v}' for k, v in m['rejects_by_reason'].items())})"
+            if rows["rejected"]
+            else ""
+        ),
+        highlight=False,
+    )
+    console.print(f"Drift: {m['drift']['status']} (score PSI {m['drift']['score_psi']:.3f})")
+    console.print(f"Published {result.partition}/ in {m['timings']['total_s']:.1f} s")
+    if fail_on_drift and result.drift_alert:
+        raise typer.Exit(4)
+
+
+@app.command()
 @_friendly_errors
 def promote(
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (gates, model name)."),

@@ -174,6 +174,17 @@ class SegmentConfig(_Strict):
     tenure: str | None = None  # months-on-book column, where the data has one
 
 
+class ScoringConfig(_Strict):
+    """The nightly batch scorer."""
+
+    batch_rows: int = Field(262_144, ge=1_000)
+    min_rows_fraction: float = Field(0.5, ge=0, le=1)  # refuse a book this much smaller
+    psi_watch: float = Field(0.1, gt=0)
+    psi_alert: float = Field(0.25, gt=0)
+    model_uri: str = "models:/delinquency-risk@champion"
+    output_dir: Path = Path("data/scores")
+
+
 class TrackingConfig(_Strict):
     experiment: str = "delinquency-risk"
     model_name: str = "delinquency-risk"
@@ -196,6 +207,7 @@ class Config(_Strict):
     scorecard: ScorecardConfig = ScorecardConfig()
     segments: SegmentConfig = SegmentConfig()
     policy: Path = Path("configs/collection_policy.yaml")
+    scoring: ScoringConfig = ScoringConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")

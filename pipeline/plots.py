@@ -213,3 +213,21 @@ def bad_rate_bars(tables: dict, path: Path) -> Path:
         ax.set_title(f"Bad rate by {title}")
         ax.tick_params(axis="x", rotation=30)
     return _save(fig, path)
+
+
+def drift_plot(drift: dict, path: Path, watch: float, alert: float) -> Path:
+    """PSI of the score and of each input against the training reference."""
+    plt = _pyplot()
+    values = {"score": drift["score_psi"], **drift["input_psi"]}
+    names = sorted(values, key=values.get)
+    psis = [values[n] for n in names]
+    colours = [
+        "tab:red" if v >= alert else "tab:orange" if v >= watch else "tab:green" for v in psis
+    ]
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(names) + 1)))
+    ax.barh(names, psis, color=colours)
+    ax.axvline(watch, color="tab:orange", linestyle="--", label=f"watch {watch}")
+    ax.axvline(alert, color="tab:red", linestyle="--", label=f"alert {alert}")
+    ax.set(xlabel="population stability index vs training", title=f"Drift: {drift['status']}")
+    ax.legend(loc="lower right")
+    return _save(fig, path)

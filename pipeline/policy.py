@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.history import BUCKETS
 from models.scorecard import risk_grade, score_points
-from pipeline.analytics import current_bucket
 from pipeline.config import Config, ConfigError, HistoryConfig, SegmentConfig
 from pipeline.estimator import derive_history
 
@@ -51,13 +50,14 @@ def segment_accounts(
     history: HistoryConfig,
     cfg: SegmentConfig,
     pd_: np.ndarray | None = None,
+    feats: pd.DataFrame | None = None,
 ) -> pd.Series:
     """One collection segment per account, from history, exposure and (if given) risk.
 
     Without ``pd_`` (portfolio analytics before any model) the high-PD condition of
-    ``wilful`` is left out.
+    ``wilful`` is left out. ``feats`` are the derived history features, if already computed.
     """
-    feats = derive_history(frame, history)
+    feats = derive_history(frame, history) if feats is None else feats
     late = feats["dpd_bucket"].to_numpy() >= 1
     spell = feats["consecutive_delinquent"].to_numpy()
     months_late = feats["months_delinquent"].to_numpy()
@@ -197,8 +197,9 @@ def collection_plan(
     history = cfg.data.history
     if history is None:
         raise ConfigError("a collection plan needs data.history (the DPD bucket comes from it)")
-    bucket = current_bucket(frame, history).to_numpy()
-    segment = segment_accounts(frame, history, cfg.segments, pd_)
+    feats = derive_history(frame, history)
+    bucket = np.array(BUCKETS, dtype=object)[feats["dpd_bucket"].to_numpy(dtype=np.int64)]
+    segment = segment_accounts(frame, history, cfg.segments, pd_, feats)
     decided = policy.decide(segment.to_numpy(), grades, bucket)
     return pd.DataFrame(
         {

@@ -41,6 +41,7 @@ def _mlflow():
     # MLflow's own usage telemetry is off: scoring runs in closed networks.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bars only
     import mlflow
 
     return mlflow
@@ -163,6 +164,7 @@ def log_champion(
     model_name: str,
     cv_auc: float,
     family: str,
+    extra_files: list[Path] | None = None,
 ) -> str:
     """Log and register the champion in the active run; alias it ``challenger``.
 
@@ -185,6 +187,7 @@ def log_champion(
         pyfunc_predict_fn="predict_proba",
         # skops cannot hold the project's own estimators; models only come from our registry.
         serialization_format="cloudpickle",
+        extra_files=[str(p) for p in extra_files or []],
     )
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
@@ -201,6 +204,42 @@ def alias_version(model_name: str, alias: str) -> str | None:
         return str(mlflow.MlflowClient().get_model_version_by_alias(model_name, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/name@alias`` or ``models:/name/version`` -> (name, alias, version)."""
+    if not uri.startswith("models:/"):
+        raise TrackingError(f"model URI must look like models:/NAME@ALIAS or models:/NAME/N: {uri}")
+    rest = uri[len("models:/") :]
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        return name, alias, None
+    name, _, version = rest.rpartition("/")
+    if not name or not version.isdigit():
+        raise TrackingError(f"model URI must look like models:/NAME@ALIAS or models:/NAME/N: {uri}")
+    return name, None, version
+
+
+def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
+    """Resolve an alias to a version once, and download that version's files into ``dst``.
+
+    Returns (name, version, local model folder). Later alias moves do not affect the caller.
+    """
+    mlflow = _mlflow()
+    name, alias, version = parse_model_uri(uri)
+    if alias is not None:
+        version = alias_version(name, alias)
+        if version is None:
+            raise TrackingError(
+                f"no version of model '{name}' has alias '{alias}'; train and promote one first"
+            )
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+        )
+    except mlflow.exceptions.MlflowException as exc:
+        raise TrackingError(f"cannot fetch models:/{name}/{version}: {exc}") from None
+    return name, str(version), Path(local)
 
 
 def version_auc(model_name: str, version: str) -> float | None:

@@ -24,6 +24,7 @@ from pipeline.io import Dataset, load_dataset, validate
 from pipeline.plots import comparison_plots
 from pipeline.portfolio import analyze_portfolio
 from pipeline.promote import promote
+from pipeline.reference import build_reference, write_reference
 from pipeline.simulate import simulate_book
 
 
@@ -216,8 +217,22 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             [out_dir / "comparison.csv", *plots, *champion_files],
         )
         reporter.stage("Registering the champion in the model registry")
+        history = cfg.data.history
+        reference = build_reference(
+            dataset.X,
+            dataset.numeric,
+            dataset.categorical,
+            model.predict_proba(dataset.X)[:, 1],
+            cfg.data.id,
+            history.model_dump() if history else None,
+        )
         version = tracking.log_champion(
-            model, masked_example(dataset.X), cfg.tracking.model_name, champion_auc, champion
+            model,
+            masked_example(dataset.X),
+            cfg.tracking.model_name,
+            champion_auc,
+            champion,
+            extra_files=[write_reference(reference, out_dir)],
         )
 
     decision = None
