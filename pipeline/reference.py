@@ -7,6 +7,7 @@ on the training data) for the population stability index (PSI).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -39,9 +40,21 @@ def bin_counts_numeric(values: np.ndarray, edges) -> np.ndarray:
     return np.append(counts, missing.sum()).astype(float)
 
 
+def level_hash(value: str) -> str:
+    """A short digest of a category level: lets scoring spot unseen levels without storing them."""
+    return hashlib.sha256(str(value).encode()).hexdigest()[:16]
+
+
+def count_unseen(values: pd.Series, known_hashes: set[str]) -> int:
+    """How many non-missing values are levels the training data never had."""
+    uniques = values.dropna().unique()
+    unseen = [u for u in uniques if level_hash(u) not in known_hashes]
+    return int(values.isin(unseen).sum()) if unseen else 0
+
+
 def bin_counts_categorical(values: pd.Series, levels: list[str]) -> np.ndarray:
     """Counts per known level, plus 'other' and 'missing' bins."""
-    codes = pd.Categorical(values.astype(object), categories=levels).codes
+    codes = pd.Index(levels).get_indexer(values.astype(object))  # -1: unknown or missing
     counts = np.bincount(codes[codes >= 0], minlength=len(levels)).astype(float)
     other = ((codes < 0) & values.notna().to_numpy()).sum()
     return np.append(counts, [other, values.isna().sum()])
@@ -72,6 +85,7 @@ def build_reference(
                     "name": col,
                     "kind": "categorical",
                     "levels": levels,
+                    "known": sorted(level_hash(v) for v in counts.index),
                     "drift": {"expected": (expected / expected.sum()).tolist()},
                 }
             )

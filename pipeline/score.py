@@ -30,7 +30,13 @@ from pipeline import tracking
 from pipeline.config import Config, HistoryConfig
 from pipeline.io import coerce_types
 from pipeline.policy import collection_plan, load_policy
-from pipeline.reference import bin_counts_categorical, bin_counts_numeric, psi, read_reference
+from pipeline.reference import (
+    bin_counts_categorical,
+    bin_counts_numeric,
+    count_unseen,
+    psi,
+    read_reference,
+)
 
 SCORES_FILE, REJECTS_FILE, MANIFEST_FILE = "scores.parquet", "rejects.parquet", "manifest.json"
 SCORES_SCHEMA = pa.schema(
@@ -102,7 +108,7 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
                     path,
                     read_options=pacsv.ReadOptions(block_size=32 << 20),
                     convert_options=pacsv.ConvertOptions(
-                        column_types=types, include_columns=columns
+                        column_types=types, include_columns=columns, strings_can_be_null=True
                     ),
                 )
                 yield from reader
@@ -149,7 +155,7 @@ def _read_ids(files_batches, id_col: str) -> tuple[int, np.ndarray]:
 
 
 def _validate_rows(
-    frame: pd.DataFrame, reference: dict, id_col: str, duplicated: np.ndarray
+    frame: pd.DataFrame, reference: dict, ids: pd.Series, duplicated: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Parsed model inputs and a reason per row ('' where the row is fine)."""
     reason = pd.Series("", index=frame.index, dtype=object)
@@ -158,9 +164,8 @@ def _validate_rows(
         mask = np.asarray(mask) & (reason == "").to_numpy()
         reason[mask] = why
 
-    ids = frame[id_col]
     flag(ids.isna().to_numpy(), "missing_id")
-    flag(ids.astype(str).isin(duplicated).to_numpy(), "duplicate_id")
+    flag(ids.isin(duplicated).to_numpy(), "duplicate_id")
     parsed = {}
     for spec in reference["columns"]:
         col = spec["name"]
@@ -272,6 +277,7 @@ def score_book(
     rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
     reasons: Counter = Counter()
     unseen: Counter = Counter()
+    known = {c["name"]: set(c["known"]) for c in reference["columns"] if "known" in c}
     drift_counts = {c["name"]: np.zeros(len(c["drift"]["expected"])) for c in reference["columns"]}
     score_counts = np.zeros(len(reference["score_drift"]["expected"]))
     scored = rejected = position = 0
@@ -281,7 +287,13 @@ def score_book(
                 frame = batch.to_pandas()
                 frame.index = pd.RangeIndex(position, position + len(frame))
                 position += len(frame)
-                X, reason = _validate_rows(frame, reference, id_col, duplicated)
+                # Ids as text straight from Arrow: no float detour ("1.0") for integer ids.
+                ids = pd.Series(
+                    batch.column(id_col).cast(pa.string()).to_numpy(zero_copy_only=False),
+                    index=frame.index,
+                    dtype=object,
+                )
+                X, reason = _validate_rows(frame, reference, ids, duplicated)
                 bad = (reason != "").to_numpy()
                 if bad.any():
                     reasons.update(reason[bad])
@@ -289,7 +301,7 @@ def score_book(
                         pa.table(
                             {
                                 "row": frame.index[bad].to_numpy(dtype=np.int64),
-                                "id": frame[id_col][bad].astype(str).to_numpy(),
+                                "id": ids[bad].to_numpy(),
                                 "reason": reason[bad].to_numpy(),
                             },
                             schema=REJECTS_SCHEMA,
@@ -302,7 +314,7 @@ def score_book(
                     plan = collection_plan(good, p, plan_cfg, policy)
                     out = pd.DataFrame(
                         {
-                            "id": frame[id_col][~bad].astype(str).to_numpy(),
+                            "id": ids[~bad].to_numpy(),
                             "as_of_date": as_of,
                             "model_name": name,
                             "model_version": version,
@@ -319,7 +331,7 @@ def score_book(
                         col = spec["name"]
                         if spec["kind"] == "categorical":
                             counts = bin_counts_categorical(good[col], spec["levels"])
-                            unseen[col] += int(counts[-2])
+                            unseen[col] += count_unseen(good[col], known[col])
                         else:
                             counts = bin_counts_numeric(
                                 good[col].to_numpy(), spec["drift"]["edges"]

@@ -125,7 +125,7 @@ def fit_champion(
         search.fit(dataset.X, dataset.y)
         estimator = clone(search.best_estimator_)
     # One final fit: give it every core the folds were sharing.
-    if "n_jobs" in estimator.named_steps["clf"].get_params():
+    if family in ("random_forest", "xgboost"):
         estimator.set_params(clf__n_jobs=cfg.cv.n_jobs)
     model = OOFCalibratedClassifier(estimator, method=cfg.champion.calibration)
     model.fit(dataset.X, dataset.y, oof_proba=result.oof)
