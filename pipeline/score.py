@@ -331,7 +331,8 @@ def score_book(
                         col = spec["name"]
                         if spec["kind"] == "categorical":
                             counts = bin_counts_categorical(good[col], spec["levels"])
-                            unseen[col] += count_unseen(good[col], known[col])
+                            if col in known:  # references from before level hashes lack it
+                                unseen[col] += count_unseen(good[col], known[col])
                         else:
                             counts = bin_counts_numeric(
                                 good[col].to_numpy(), spec["drift"]["edges"]

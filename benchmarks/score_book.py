@@ -1,0 +1,103 @@
+"""Nightly scoring throughput and peak memory, ours against the naive path, side by side.
+
+    .venv/bin/python benchmarks/score_book.py [--rows 1000000 ...] [--model-uri URI]
+
+For each book size: a simulated book is written once, then each path runs in its own process
+(so peak RSS is that path's alone), interleaved, --repeats times; medians are reported.
+  ours   `delinq score` end to end: read, validate, features, predict, points, grade,
+         segment, action, write, manifest
+  naive  mlflow.pyfunc.load_model(uri).predict(pd.read_parquet(book)), nothing written
+Needs a registered champion (make train). Results: data/bench/score_book.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DELINQ = str(Path(sys.executable).with_name("delinq"))
+NAIVE = """
+import sys, time, resource, mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[3])
+start = time.perf_counter()
+model = mlflow.pyfunc.load_model(sys.argv[1])
+book = pd.read_parquet(sys.argv[2])
+# The signature wants text codes and float numbers: the casts a naive user must add.
+for c in model.metadata.get_input_schema().inputs:
+    book[c.name] = book[c.name].astype(str if c.type.name == "string" else float)
+p = model.predict(book)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def _ours(book: Path, out: Path, uri: str) -> tuple[float, int]:
+    code = (
+        "import sys, time, resource\n"
+        "from pipeline.cli import app\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        f"    app(['score', '-i', {str(book)!r}, '-o', {str(out)!r}, '--as-of', '2026-01-01',"
+        f" '--model-uri', {uri!r}, '--force'])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(time.perf_counter() - start, rss)\n"
+    )
+    return _run([sys.executable, "-c", code])
+
+
+def _run(command: list[str]) -> tuple[float, int]:
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    seconds, rss = proc.stdout.strip().splitlines()[-1].split()
+    return float(seconds), int(rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-uri", default="models:/delinquency-risk@champion")
+    args = parser.parse_args()
+    tracking_uri = f"sqlite:///{REPO / 'data' / 'mlflow' / 'mlflow.db'}"
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            book = Path(tmp) / f"book-{rows}.parquet"
+            subprocess.run([DELINQ, "make-book", "-n", str(rows), "-o", str(book), "--seed", "1"],
+                           check=True, capture_output=True, cwd=REPO)  # fmt: skip
+            runs = {"ours": [], "naive": []}
+            for _ in range(args.repeats):
+                runs["ours"].append(_ours(book, Path(tmp) / "out", args.model_uri))
+                runs["naive"].append(
+                    _run([sys.executable, "-c", NAIVE, args.model_uri, str(book), tracking_uri])
+                )
+            summary = {}
+            for name, values in runs.items():
+                seconds = statistics.median(v[0] for v in values)
+                summary[name] = {
+                    "median_seconds": round(seconds, 2),
+                    "rows_per_s": round(rows / seconds),
+                    "peak_rss_mb": round(max(v[1] for v in values) / 2**20),
+                }
+            summary["throughput_ratio_ours_over_naive"] = round(
+                summary["ours"]["rows_per_s"] / summary["naive"]["rows_per_s"], 2
+            )
+            results[rows] = summary
+            print(rows, json.dumps(summary), flush=True)
+    out = REPO / "data" / "bench" / "score_book.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
