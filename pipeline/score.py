@@ -103,12 +103,14 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
             columns = [c for c in needed if c in header]
             types = dict.fromkeys(columns, pa.string())
 
-            def batches():
+            def batches(only: list[str] | None = None):
                 reader = pacsv.open_csv(
                     path,
                     read_options=pacsv.ReadOptions(block_size=32 << 20),
                     convert_options=pacsv.ConvertOptions(
-                        column_types=types, include_columns=columns, strings_can_be_null=True
+                        column_types=types,
+                        include_columns=only or columns,
+                        strings_can_be_null=True,
                     ),
                 )
                 yield from reader
@@ -128,8 +130,10 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
                         )
             columns = [c for c in needed if c in schema_names]
 
-            def batches():
-                yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns)
+            def batches(only: list[str] | None = None):
+                yield from pq.ParquetFile(path).iter_batches(
+                    batch_size=batch_rows, columns=only or columns
+                )
 
     except ScoringError:
         raise
@@ -141,15 +145,23 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
     return batches, [c for c in schema_names if c not in needed]
 
 
-def _read_ids(files_batches, id_col: str) -> tuple[int, np.ndarray]:
-    """First pass over the id column only: row count and the ids that occur more than once."""
+def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, np.ndarray]:
+    """First pass over the id column only: row count and the ids that occur more than once.
+
+    Reading every row once up front also finds a malformed or truncated file before any
+    scoring starts.
+    """
     parts = []
-    for batches in files_batches:
-        for batch in batches():
-            parts.append(batch.column(id_col).cast(pa.string()).to_numpy(zero_copy_only=False))
+    for path, (batches, _) in zip(files, opened, strict=True):
+        try:
+            for batch in batches([id_col]):
+                ids = batch.column(id_col).cast(pa.string())
+                parts.append(ids.to_numpy(zero_copy_only=False))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ScoringError(f"{path}: cannot read file ({exc})") from None
     ids = np.concatenate(parts) if parts else np.array([], dtype=object)
     if len(ids) == 0:
-        raise ScoringError("input has no rows")
+        raise ScoringError(f"{', '.join(map(str, files))}: input has a header but no rows")
     values, counts = np.unique(ids[pd.notna(ids)].astype(str), return_counts=True)
     return len(ids), values[counts > 1]
 
@@ -262,7 +274,7 @@ def score_book(
     files = _input_files(input_path)
     opened = [_open(f, needed, numeric, sc.batch_rows) for f in files]
     extra_columns = sorted({c for _, extra in opened for c in extra})
-    rows_read, duplicated = _read_ids([b for b, _ in opened], id_col)
+    rows_read, duplicated = _read_ids(files, opened, id_col)
     previous = _previous_rows(output, as_of)
     if previous and rows_read < sc.min_rows_fraction * previous and not force:
         raise SanityError(

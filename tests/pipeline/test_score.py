@@ -136,6 +136,20 @@ def test_file_level_faults_publish_nothing(env, tmp_path, damage, message):
     assert sorted(p.name for p in out.iterdir()) == [good.partition.name]
 
 
+def test_malformed_csv_and_header_only_publish_nothing(env, tmp_path):
+    cfg, _, _ = env
+    book = _book(50)
+    text = book.to_csv(index=False).splitlines()
+    text[20] = text[20] + ",1,2,3"  # a row with too many fields
+    (tmp_path / "bad.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(ScoringError, match=r"bad\.csv: cannot read file"):
+        score_book(tmp_path / "bad.csv", tmp_path / "out", "2026-01-31", URI, cfg)
+    (tmp_path / "header.csv").write_text(text[0] + "\n")
+    with pytest.raises(ScoringError, match="header but no rows"):
+        score_book(tmp_path / "header.csv", tmp_path / "out", "2026-01-31", URI, cfg)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def _valid_bytes(frame):
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(frame), sink)
