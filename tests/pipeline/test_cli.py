@@ -10,7 +10,9 @@ from tests.conftest import REPO
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["make-book"], ["promote"], ["analyze"]])
+@pytest.mark.parametrize(
+    "command", [[], ["train"], ["make-book"], ["promote"], ["analyze"], ["score"]]
+)
 def test_help_explains_itself(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0

@@ -210,10 +210,7 @@ def test_alias_moved_mid_run_does_not_change_the_run(env, tmp_path):
     tracking.set_alias(cfg.tracking.model_name, "champion", result.version)
 
 
-def test_kill_mid_run_leaves_previous_output_and_rerun_completes(env, tmp_path):
-    cfg, _, store = env
-    out = tmp_path / "out"
-    book = _parquet(tmp_path, _book(200_000, seed=3))
+def _score_config(tmp_path, store):
     conf = tmp_path / "score.yaml"
     conf.write_text(
         json.dumps(
@@ -224,6 +221,46 @@ def test_kill_mid_run_leaves_previous_output_and_rerun_completes(env, tmp_path):
             }
         )
     )
+    return conf
+
+
+def test_cli_exit_codes(env, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    _, _, store = env
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    conf, out = _score_config(tmp_path, store), tmp_path / "out"
+    book = _parquet(tmp_path, _book())
+    run = CliRunner().invoke
+    ok = run(
+        app, ["score", "-i", str(book), "-o", str(out), "--as-of", "2026-01-30", "-c", str(conf)]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "Scored 3,000 of 3,000 rows" in ok.output and "Drift: ok" in ok.output
+    small = _parquet(tmp_path, _book(100), "small.parquet")
+    refused = run(
+        app, ["score", "-i", str(small), "-o", str(out), "--as-of", "2026-01-31", "-c", str(conf)]
+    )
+    assert refused.exit_code == 3 and "--force" in refused.output
+    shifted = _parquet(
+        tmp_path, _book().assign(LIMIT_BAL=lambda f: f["LIMIT_BAL"] * 5), "s.parquet"
+    )
+    args = ["score", "-i", str(shifted), "-o", str(out), "--as-of", "2026-02-01", "-c", str(conf)]
+    assert run(app, args).exit_code == 0
+    assert run(app, [*args, "--fail-on-drift"]).exit_code == 4
+    bad = run(app, ["score", "-i", str(tmp_path / "none.parquet"), "-o", str(out), "-c", str(conf)])
+    assert bad.exit_code == 2 and "nothing was published" in bad.output
+    bad_date = run(app, ["score", "-i", str(book), "--as-of", "31/01/2026", "-c", str(conf)])
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+
+
+def test_kill_mid_run_leaves_previous_output_and_rerun_completes(env, tmp_path):
+    cfg, _, store = env
+    out = tmp_path / "out"
+    book = _parquet(tmp_path, _book(200_000, seed=3))
+    conf = _score_config(tmp_path, store)
     command = [
         sys.executable, "-m", "pipeline.cli", "score", "-i", str(book), "-o", str(out),
         "--as-of", "2026-01-31", "-c", str(conf),
