@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,6 +228,13 @@ def _publish(staging: Path, final: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+@contextmanager
+def _timed(spent: Counter, stage: str):
+    started = time.perf_counter()
+    yield
+    spent[stage] += time.perf_counter() - started
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -289,6 +297,7 @@ def score_book(
     rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
     reasons: Counter = Counter()
     unseen: Counter = Counter()
+    spent: Counter = Counter()  # seconds per stage of the batch loop
     known = {c["name"]: set(c["known"]) for c in reference["columns"] if "known" in c}
     drift_counts = {c["name"]: np.zeros(len(c["drift"]["expected"])) for c in reference["columns"]}
     score_counts = np.zeros(len(reference["score_drift"]["expected"]))
@@ -296,17 +305,19 @@ def score_book(
     try:
         for batches in (b for b, _ in opened):
             for batch in batches():
-                frame = batch.to_pandas()
-                frame.index = pd.RangeIndex(position, position + len(frame))
-                position += len(frame)
-                # Ids as text straight from Arrow: no float detour ("1.0") for integer ids.
-                ids = pd.Series(
-                    batch.column(id_col).cast(pa.string()).to_numpy(zero_copy_only=False),
-                    index=frame.index,
-                    dtype=object,
-                )
-                X, reason = _validate_rows(frame, reference, ids, duplicated)
-                bad = (reason != "").to_numpy()
+                with _timed(spent, "read"):
+                    frame = batch.to_pandas()
+                    frame.index = pd.RangeIndex(position, position + len(frame))
+                    position += len(frame)
+                    # Ids as text straight from Arrow: no float detour ("1.0") for integer ids.
+                    ids = pd.Series(
+                        batch.column(id_col).cast(pa.string()).to_numpy(zero_copy_only=False),
+                        index=frame.index,
+                        dtype=object,
+                    )
+                with _timed(spent, "validate"):
+                    X, reason = _validate_rows(frame, reference, ids, duplicated)
+                    bad = (reason != "").to_numpy()
                 if bad.any():
                     reasons.update(reason[bad])
                     rejects_writer.write_table(
@@ -322,34 +333,38 @@ def score_book(
                     rejected += int(bad.sum())
                 good = X[~bad]
                 if len(good):
-                    p = model.predict_proba(good)[:, 1]
-                    plan = collection_plan(good, p, plan_cfg, policy)
-                    out = pd.DataFrame(
-                        {
-                            "id": ids[~bad].to_numpy(),
-                            "as_of_date": as_of,
-                            "model_name": name,
-                            "model_version": version,
-                        }
-                    )
-                    for col in plan.columns:
-                        out[col] = plan[col].to_numpy()
-                    scores_writer.write_table(
-                        pa.Table.from_pandas(out, schema=SCORES_SCHEMA, preserve_index=False)
-                    )
+                    with _timed(spent, "predict"):
+                        p = model.predict_proba(good)[:, 1]
+                    with _timed(spent, "plan"):
+                        plan = collection_plan(good, p, plan_cfg, policy)
+                    with _timed(spent, "write"):
+                        out = pd.DataFrame(
+                            {
+                                "id": ids[~bad].to_numpy(),
+                                "as_of_date": as_of,
+                                "model_name": name,
+                                "model_version": version,
+                            }
+                        )
+                        for col in plan.columns:
+                            out[col] = plan[col].to_numpy()
+                        scores_writer.write_table(
+                            pa.Table.from_pandas(out, schema=SCORES_SCHEMA, preserve_index=False)
+                        )
                     scored += len(good)
-                    score_counts += bin_counts_numeric(p, reference["score_drift"]["edges"])
-                    for spec in reference["columns"]:
-                        col = spec["name"]
-                        if spec["kind"] == "categorical":
-                            counts = bin_counts_categorical(good[col], spec["levels"])
-                            if col in known:  # references from before level hashes lack it
-                                unseen[col] += count_unseen(good[col], known[col])
-                        else:
-                            counts = bin_counts_numeric(
-                                good[col].to_numpy(), spec["drift"]["edges"]
-                            )
-                        drift_counts[col] += counts
+                    with _timed(spent, "drift"):
+                        score_counts += bin_counts_numeric(p, reference["score_drift"]["edges"])
+                        for spec in reference["columns"]:
+                            col = spec["name"]
+                            if spec["kind"] == "categorical":
+                                counts = bin_counts_categorical(good[col], spec["levels"])
+                                if col in known:  # references from before level hashes
+                                    unseen[col] += count_unseen(good[col], known[col])
+                            else:
+                                counts = bin_counts_numeric(
+                                    good[col].to_numpy(), spec["drift"]["edges"]
+                                )
+                            drift_counts[col] += counts
                 if on_batch is not None:
                     on_batch(len(frame))
         scores_writer.close()
@@ -360,6 +375,7 @@ def score_book(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     timings["score_s"] = time.perf_counter() - start - sum(timings.values())
+    timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
 
     if scored + rejected != rows_read:  # never lose or invent a row
         shutil.rmtree(staging, ignore_errors=True)
