@@ -26,6 +26,13 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs
 
 
+def _config_path(config: Path | None) -> Path | None:
+    """The config to use: the one given, else configs/train.yaml if present, else defaults."""
+    if config is not None:
+        return config
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
 def _friendly_errors(func):
     """Turn expected failures into one clear red line and exit code 2 (no traceback)."""
 
@@ -128,8 +135,7 @@ def train(
     from pipeline.train import train as run_training
 
     explicit = config is not None
-    path = config if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    cfg = load_config(path)
+    cfg = load_config(_config_path(config))
     cfg = _apply_options(cfg, data, target, id_col, positive_label, experiment, quick, seed)
 
     if cfg.data.path is not None:
@@ -256,8 +262,7 @@ def analyze(
     from pipeline.portfolio import analyze_portfolio
     from pipeline.train import load_training_data
 
-    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    cfg = load_config(path)
+    cfg = load_config(_config_path(config))
     if data is not None:
         cfg = with_overrides(cfg, data={"path": data})
     dataset = load_training_data(cfg)
@@ -306,8 +311,7 @@ def score(
     from pipeline.tracking import TrackingError
 
     try:
-        path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-        cfg = load_config(path)
+        cfg = load_config(_config_path(config))
         as_of = as_of or dt.date.today().isoformat()
         try:
             dt.date.fromisoformat(as_of)
@@ -363,8 +367,7 @@ def promote(
     from pipeline import tracking
     from pipeline.promote import promote as run_promote
 
-    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    cfg = load_config(path)
+    cfg = load_config(_config_path(config))
     tracking.connect(cfg.tracking)
     decision, version = run_promote(cfg)
     name = cfg.tracking.model_name

@@ -171,11 +171,13 @@ def _validate_rows(
     frame: pd.DataFrame, reference: dict, ids: pd.Series, duplicated: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Parsed model inputs and a reason per row ('' where the row is fine)."""
-    reason = pd.Series("", index=frame.index, dtype=object)
+    reason = np.full(len(frame), "", dtype=object)
+    ok = np.ones(len(frame), dtype=bool)  # no reason yet: the first failing check names it
 
     def flag(mask, why: str) -> None:
-        mask = np.asarray(mask) & (reason == "").to_numpy()
-        reason[mask] = why
+        hit = np.asarray(mask) & ok
+        reason[hit] = why
+        ok[hit] = False
 
     flag(ids.isna().to_numpy(), "missing_id")
     flag(ids.isin(duplicated).to_numpy(), "duplicate_id")
@@ -186,8 +188,11 @@ def _validate_rows(
         if spec["kind"] == "categorical":
             parsed[col] = raw
             continue
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        flag((values.isna() & raw.notna()).to_numpy(), f"unparseable:{col}")
+        if pd.api.types.is_numeric_dtype(raw):  # typed by Parquet: nothing to parse
+            values = raw.astype("float64")
+        else:
+            values = pd.to_numeric(raw, errors="coerce").astype("float64")
+            flag((values.isna() & raw.notna()).to_numpy(), f"unparseable:{col}")
         if spec.get("non_negative"):
             flag((values < 0).to_numpy(), f"negative:{col}")
         if "code_min" in spec:
@@ -197,7 +202,7 @@ def _validate_rows(
     numeric = [c["name"] for c in reference["columns"] if c["kind"] == "numeric"]
     categorical = [c["name"] for c in reference["columns"] if c["kind"] == "categorical"]
     X = coerce_types(pd.DataFrame(parsed, index=frame.index), numeric, categorical)
-    return X, reason
+    return X, pd.Series(reason, index=frame.index, dtype=object)
 
 
 def _previous_rows(output: Path, as_of: str) -> int | None:
