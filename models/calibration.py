@@ -70,14 +70,16 @@ class OOFCalibratedClassifier(ClassifierMixin, BaseEstimator):
             self.calibrator_ = LogisticRegression(C=1e6).fit(_logit(oof_proba)[:, None], y)
         return self
 
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probability of the positive class from the refitted model's own."""
+        check_is_fitted(self)
+        if self.method == "isotonic":
+            return self.calibrator_.predict(raw)
+        return self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
+
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities of each class."""
-        check_is_fitted(self)
-        raw = self.estimator_.predict_proba(X)[:, 1]
-        if self.method == "isotonic":
-            p = self.calibrator_.predict(raw)
-        else:
-            p = self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
+        p = self.calibrate(self.estimator_.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:

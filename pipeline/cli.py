@@ -280,6 +280,61 @@ def analyze(
 
 
 @app.command()
+@_friendly_errors
+def explain(
+    config: Path = typer.Option(
+        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
+    ),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="Loan table to explain. Default: the config's training data."
+    ),
+    loan_id: list[str] = typer.Option(
+        None, "--loan-id", "-l", help="Draw a waterfall for this loan id (repeatable)."
+    ),
+    model_uri: str = typer.Option(
+        None, "--model-uri", help="Default models:/delinquency-risk@champion."
+    ),
+    rows: int = typer.Option(None, "--rows", min=50, help="Rows behind the global plots."),
+    out: Path = typer.Option(Path("data/explain"), "--out", "-o", help="Output folder."),
+    log: bool = typer.Option(True, help="Log the global plots to the champion's MLflow run."),
+) -> None:
+    """Explain the champion with SHAP: what drives scores overall, and why for one loan.
+
+    Writes mean-|SHAP| bars, a beeswarm and dependence plots of the top inputs (logged to the
+    champion's MLflow run under explain/), plus a waterfall and reason codes for each --loan-id
+    (kept local: they show a person's values). Contributions are summed back to the input
+    columns, with derived history features grouped (see pipeline/explain.py).
+    """
+    from pipeline.explain_job import explain_champion
+    from pipeline.train import load_training_data
+
+    cfg = load_config(_config_path(config))
+    if data is not None:
+        cfg = with_overrides(cfg, data={"path": data})
+    if rows is not None:
+        cfg = with_overrides(cfg, explain={"sample_rows": rows})
+    with _progress("{task.description}") as progress:
+        progress.add_task("loading data and the champion, explaining", total=None)
+        dataset = load_training_data(cfg)
+        try:
+            result = explain_champion(
+                cfg, dataset, model_uri or cfg.scoring.model_uri, out, loan_id, log
+            )
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+    table = Table(title=f"Top drivers of {result.model_name} v{result.version} ({result.family})")
+    table.add_column("input")
+    table.add_column("mean |SHAP|", justify="right")
+    for _, row in result.importance.head(10).iterrows():
+        table.add_row(row["label"], f"{row['mean_abs_shap']:.4f}")
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    files = result.global_files + result.loan_files
+    logged = f"; global plots logged to MLflow run {result.run_id}" if log else ""
+    console.print(f"{result.method}, {result.rows:,} rows", highlight=False)
+    console.print(f"Wrote {len(files)} files to {out}/{logged}", highlight=False)
+
+
+@app.command()
 def score(
     input_path: Path = typer.Option(
         ..., "--input", "-i", help="Loan book: CSV, Parquet, or a folder of Parquet files."
@@ -295,6 +350,11 @@ def score(
     force: bool = typer.Option(False, "--force", help="Score even a suspiciously small book."),
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit 4 when any PSI reaches the alert level."
+    ),
+    reasons: bool = typer.Option(
+        None,
+        "--reasons/--no-reasons",
+        help="Add the top-k SHAP reason codes per loan (default: explain.reasons_in_scores).",
     ),
 ) -> None:
     """Score the whole loan book with the champion: PD, points, grade, bucket, segment, action.
@@ -329,6 +389,7 @@ def score(
                 cfg,
                 force=force,
                 on_batch=lambda n: progress.advance(task, n),
+                reasons=reasons,
             )
     except SanityError as exc:
         console.print(f"[bold red]refused:[/] {exc}", highlight=False)

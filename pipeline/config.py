@@ -185,6 +185,18 @@ class ScoringConfig(_Strict):
     output_dir: Path = Path("data/scores")
 
 
+class ExplainConfig(_Strict):
+    """SHAP explanations and reason codes (see pipeline/explain.py)."""
+
+    top_k: int = Field(3, ge=1, le=10)  # reason codes per loan
+    reasons_in_scores: bool = True  # add reason codes to the nightly scoring output
+    sample_rows: int = Field(2_000, ge=50)  # rows behind the global plots
+    dependence_plots: int = Field(4, ge=0)  # for the top features
+    background: int = Field(20, ge=2)  # k-means centroids: the SVM and linear backgrounds
+    # Input column (or history group) -> the words an analyst uses, e.g. PAY_0: "...".
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class TrackingConfig(_Strict):
     experiment: str = "delinquency-risk"
     model_name: str = "delinquency-risk"
@@ -208,6 +220,7 @@ class Config(_Strict):
     segments: SegmentConfig = SegmentConfig()
     policy: Path = Path("configs/collection_policy.yaml")
     scoring: ScoringConfig = ScoringConfig()
+    explain: ExplainConfig = ExplainConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from pipeline import tracking
 from pipeline.config import Config, HistoryConfig
+from pipeline.explain import ModelExplainer
 from pipeline.io import coerce_types
 from pipeline.policy import collection_plan, load_policy
 from pipeline.reference import (
@@ -55,6 +56,16 @@ SCORES_SCHEMA = pa.schema(
         ("priority", pa.int64()),
     ]
 )
+
+
+def scores_schema(top_k: int) -> pa.Schema:
+    """Output columns: the scores, then a code and a readable text per reason code."""
+    reasons = [
+        (f"reason_{i}{part}", pa.string()) for i in range(1, top_k + 1) for part in ("_code", "")
+    ]
+    return pa.schema([*SCORES_SCHEMA, *reasons])
+
+
 REJECTS_SCHEMA = pa.schema([("row", pa.int64()), ("id", pa.string()), ("reason", pa.string())])
 
 
@@ -256,8 +267,15 @@ def score_book(
     cfg: Config,
     force: bool = False,
     on_batch=None,
+    reasons: bool | None = None,
 ) -> ScoreResult:
-    """Score a loan book with the model behind ``model_uri`` into ``output/as_of_date=AS_OF``."""
+    """Score a loan book with the model behind ``model_uri`` into ``output/as_of_date=AS_OF``.
+
+    ``reasons`` (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes; the
+    columns exist either way (null when off), so the output schema never changes.
+    """
+    reasons = cfg.explain.reasons_in_scores if reasons is None else reasons
+    top_k = cfg.explain.top_k
     timings: dict[str, float] = {}
     start = time.perf_counter()
     output = Path(output)
@@ -270,6 +288,12 @@ def score_book(
         name, version, model_dir = tracking.resolve_model(model_uri, Path(model_tmp))
         model = tracking.load_model(str(model_dir))
         reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
+        explainer = None
+        if reasons:
+            try:
+                explainer = ModelExplainer(model, reference, cfg.explain.labels, seed=cfg.seed)
+            except ValueError as exc:
+                raise ScoringError(f"reason codes: {exc}; or score with --no-reasons") from None
         timings["resolve_model_s"] = time.perf_counter() - start
 
     id_col = reference["id"]
@@ -298,7 +322,8 @@ def score_book(
 
     staging = output / f".staging-{as_of}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
-    scores_writer = pq.ParquetWriter(staging / SCORES_FILE, SCORES_SCHEMA, compression="zstd")
+    schema = scores_schema(top_k)
+    scores_writer = pq.ParquetWriter(staging / SCORES_FILE, schema, compression="zstd")
     rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
     reasons: Counter = Counter()
     unseen: Counter = Counter()
@@ -338,8 +363,17 @@ def score_book(
                     rejected += int(bad.sum())
                 good = X[~bad]
                 if len(good):
-                    with _timed(spent, "predict"):
-                        p = model.predict_proba(good)[:, 1]
+                    codes = None
+                    if explainer is None:
+                        with _timed(spent, "predict"):
+                            p = model.predict_proba(good)[:, 1]
+                    else:
+                        with _timed(spent, "predict"):
+                            Z = explainer.transform(good)
+                            p = explainer.predict(Z)
+                        with _timed(spent, "explain"):
+                            values = explainer.contributions(Z)
+                            codes = explainer.reason_codes(values, good, top_k)
                     with _timed(spent, "plan"):
                         plan = collection_plan(good, p, plan_cfg, policy)
                     with _timed(spent, "write"):
@@ -353,8 +387,14 @@ def score_book(
                         )
                         for col in plan.columns:
                             out[col] = plan[col].to_numpy()
+                        for col in schema.names[len(SCORES_SCHEMA) :]:
+                            out[col] = (
+                                codes[col].to_numpy()
+                                if codes is not None
+                                else pd.Series(None, index=out.index, dtype=object)
+                            )
                         scores_writer.write_table(
-                            pa.Table.from_pandas(out, schema=SCORES_SCHEMA, preserve_index=False)
+                            pa.Table.from_pandas(out, schema=schema, preserve_index=False)
                         )
                     scored += len(good)
                     with _timed(spent, "drift"):
@@ -396,6 +436,11 @@ def score_book(
         "rejects_by_reason": dict(sorted(reasons.items())),
         "unseen_categories": {k: v for k, v in sorted(unseen.items()) if v},
         "extra_columns_ignored": extra_columns,
+        "reason_codes": {
+            "top_k": top_k if explainer else 0,
+            "method": explainer.method if explainer else None,
+            "units": explainer.units if explainer else None,
+        },
         "outputs": {f: {"sha256": _sha256(staging / f)} for f in (SCORES_FILE, REJECTS_FILE)},
         "drift": drift,
         "timings": {k: round(v, 3) for k, v in timings.items()},

@@ -242,6 +242,18 @@ def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
     return name, str(version), Path(local)
 
 
+def version_run_id(model_name: str, version: str) -> str:
+    """The training run that logged a registered version."""
+    return _mlflow().MlflowClient().get_model_version(model_name, version).run_id
+
+
+def log_to_run(run_id: str, paths: list[Path], folder: str) -> None:
+    """Add files to a finished run (e.g. explanations of the champion, made later)."""
+    client = _mlflow().MlflowClient()
+    for path in paths:
+        client.log_artifact(run_id, str(path), folder)
+
+
 def version_auc(model_name: str, version: str) -> float | None:
     """The cross-validated AUC recorded on a registered version."""
     mlflow = _mlflow()

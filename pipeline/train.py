@@ -20,6 +20,7 @@ from pipeline import tracking
 from pipeline.config import Config
 from pipeline.estimator import Columns, build_estimator, fitted_pipeline
 from pipeline.evaluate import CVResult, cross_validate
+from pipeline.explain import background_stats
 from pipeline.io import Dataset, load_dataset, validate
 from pipeline.plots import comparison_plots
 from pipeline.portfolio import analyze_portfolio
@@ -226,6 +227,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             cfg.data.id,
             history.model_dump() if history else None,
         )
+        # Aggregates only (a mean and k-means centroids): the linear and SVM explainers' base.
+        reference["explain"] = background_stats(model, dataset.X, cfg.explain.background, cfg.seed)
         version = tracking.log_champion(
             model,
             masked_example(dataset.X),
