@@ -5,7 +5,8 @@
 For each book size: a simulated book is written once, then each path runs in its own process
 (so peak RSS is that path's alone), interleaved, --repeats times; medians are reported.
   ours   `delinq score` end to end: read, validate, features, predict, points, grade,
-         segment, action, write, manifest
+         segment, action, write, manifest (--no-reasons: the nightly-scoring target)
+  ours_with_reason_codes   the same plus top-3 SHAP reason codes per loan (--reasons)
   naive  mlflow.pyfunc.load_model(uri).predict(pd.read_parquet(book)), nothing written
 Needs a registered champion (make train). Results: data/bench/score_book.json.
 """
@@ -36,14 +37,14 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 """
 
 
-def _ours(book: Path, out: Path, uri: str) -> tuple[float, int]:
+def _ours(book: Path, out: Path, uri: str, reasons: bool) -> tuple[float, int]:
     code = (
         "import sys, time, resource\n"
         "from pipeline.cli import app\n"
         "start = time.perf_counter()\n"
         "try:\n"
         f"    app(['score', '-i', {str(book)!r}, '-o', {str(out)!r}, '--as-of', '2026-01-01',"
-        f" '--model-uri', {uri!r}, '--force'])\n"
+        f" '--model-uri', {uri!r}, '--force', {'--reasons' if reasons else '--no-reasons'!r}])\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
@@ -75,9 +76,11 @@ def main() -> None:
             book = Path(tmp) / f"book-{rows}.parquet"
             subprocess.run([DELINQ, "make-book", "-n", str(rows), "-o", str(book), "--seed", "1"],
                            check=True, capture_output=True, cwd=REPO)  # fmt: skip
-            runs = {"ours": [], "naive": []}
+            runs = {"ours": [], "ours_with_reason_codes": [], "naive": []}
             for _ in range(args.repeats):
-                runs["ours"].append(_ours(book, Path(tmp) / "out", args.model_uri))
+                out = Path(tmp) / "out"
+                runs["ours"].append(_ours(book, out, args.model_uri, reasons=False))
+                runs["ours_with_reason_codes"].append(_ours(book, out, args.model_uri, True))
                 runs["naive"].append(
                     _run([sys.executable, "-c", NAIVE, args.model_uri, str(book), tracking_uri])
                 )

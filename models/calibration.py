@@ -79,6 +79,7 @@ class OOFCalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities of each class."""
+        check_is_fitted(self)
         p = self.calibrate(self.estimator_.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
 

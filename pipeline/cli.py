@@ -295,7 +295,7 @@ def explain(
         None, "--model-uri", help="Default models:/delinquency-risk@champion."
     ),
     rows: int = typer.Option(None, "--rows", min=50, help="Rows behind the global plots."),
-    out: Path = typer.Option(Path("data/explain"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default data/explain)."),
     log: bool = typer.Option(True, help="Log the global plots to the champion's MLflow run."),
 ) -> None:
     """Explain the champion with SHAP: what drives scores overall, and why for one loan.
@@ -313,6 +313,7 @@ def explain(
         cfg = with_overrides(cfg, data={"path": data})
     if rows is not None:
         cfg = with_overrides(cfg, explain={"sample_rows": rows})
+    out = out or cfg.explain.output_dir
     with _progress("{task.description}") as progress:
         progress.add_task("loading data and the champion, explaining", total=None)
         dataset = load_training_data(cfg)
@@ -332,6 +333,47 @@ def explain(
     logged = f"; global plots logged to MLflow run {result.run_id}" if log else ""
     console.print(f"{result.method}, {result.rows:,} rows", highlight=False)
     console.print(f"Wrote {len(files)} files to {out}/{logged}", highlight=False)
+
+
+@app.command()
+@_friendly_errors
+def report(
+    config: Path = typer.Option(
+        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
+    ),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="Loan table for SHAP plots if the champion has none yet."
+    ),
+    model_uri: str = typer.Option(
+        None, "--model-uri", help="Default models:/delinquency-risk@champion."
+    ),
+    out: Path = typer.Option(
+        Path("data/report/report.html"), "--out", "-o", help="The HTML file to write."
+    ),
+) -> None:
+    """One self-contained HTML report of the champion that opens offline.
+
+    Model comparison table, ROC/PR/calibration/KS curves, confusion matrices, the feature
+    selection report, SHAP plots (made with `delinq explain` first if missing), aging and
+    roll-rate views, and the drift summary of the last scoring run.
+    """
+    from pipeline.explain_job import explain_champion
+    from pipeline.report import build_report
+    from pipeline.train import load_training_data
+
+    cfg = load_config(_config_path(config))
+    if data is not None:
+        cfg = with_overrides(cfg, data={"path": data})
+    uri = model_uri or cfg.scoring.model_uri
+
+    def explain_first() -> None:
+        console.print("[cyan]»[/] The champion has no SHAP plots yet: explaining it first")
+        explain_champion(cfg, load_training_data(cfg), uri, cfg.explain.output_dir)
+
+    with _progress("{task.description}") as progress:
+        progress.add_task("building the report", total=None)
+        path = build_report(cfg, uri, out, explain=explain_first)
+    console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB); open it in any browser")
 
 
 @app.command()

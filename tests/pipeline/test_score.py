@@ -24,6 +24,7 @@ from pipeline.score import (
     ScoringError,
     _sha256,
     score_book,
+    scores_schema,
 )
 from pipeline.simulate import simulate_book
 from pipeline.train import load_training_data, train
@@ -64,8 +65,13 @@ def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     out = tmp_path / "out"
     res = score_book(_parquet(tmp_path, _book()), out, "2026-01-31", URI, cfg)
     scores = pd.read_parquet(res.partition / SCORES_FILE)
-    assert list(scores.columns) == SCORES_SCHEMA.names
+    assert list(scores.columns) == scores_schema(cfg.explain.top_k).names
+    assert scores.columns[: len(SCORES_SCHEMA)].tolist() == SCORES_SCHEMA.names
     assert len(scores) == 3_000 and scores["id"].is_unique
+    # Every loan with a risk-raising input has a reason, in words, with its value.
+    assert scores["reason_1_code"].notna().mean() > 0.95
+    assert scores["reason_1"].dropna().str.contains(": ").all()
+    assert res.manifest["reason_codes"]["top_k"] == cfg.explain.top_k
     assert scores["pd"].between(0, 1).all() and scores["action"].notna().all()
     assert set(scores["model_version"]) == {result.version}
     m = res.manifest
@@ -283,3 +289,18 @@ def test_kill_mid_run_leaves_previous_output_and_rerun_completes(env, tmp_path):
     assert {f.name: _sha256(f) for f in partition.iterdir() if f.suffix == ".parquet"} == before
     assert not list(out.glob(".staging-*"))
     assert json.loads((partition / MANIFEST_FILE).read_text())["rows"]["read"] == 200_000
+
+
+def test_reason_codes_can_be_turned_off_and_the_rest_is_unchanged(env, tmp_path):
+    cfg, _, _ = env
+    book = _parquet(tmp_path, _book())
+    on = score_book(book, tmp_path / "on", "2026-01-31", URI, cfg)
+    off = score_book(book, tmp_path / "off", "2026-01-31", URI, cfg, reasons=False)
+    with_codes = pd.read_parquet(on.partition / SCORES_FILE)
+    without = pd.read_parquet(off.partition / SCORES_FILE)
+    assert list(without.columns) == list(with_codes.columns)  # one schema either way
+    assert without.filter(like="reason_").isna().all().all()
+    pd.testing.assert_frame_equal(
+        without[SCORES_SCHEMA.names], with_codes[SCORES_SCHEMA.names], check_exact=True
+    )
+    assert off.manifest["reason_codes"] == {"top_k": 0, "method": None, "units": None}
