@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train score analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
+.PHONY: help setup train score explain report notebooks analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -21,6 +21,12 @@ setup: $(STAMP) ## Create .venv and install the package with the locked dependen
 
 train: setup ## Train on a freshly simulated loan book (see configs/train.yaml)
 	$(BIN)/delinq train
+
+explain: setup ## SHAP plots of the champion -> data/explain (LOAN=id adds a waterfall)
+	$(BIN)/delinq explain $(if $(LOAN),--loan-id $(LOAN))
+
+report: setup ## Self-contained HTML report of the champion -> data/report/report.html
+	$(BIN)/delinq report
 
 analyze: setup ## Portfolio analytics (aging, roll rates, bad rates) of a simulated book -> data/analysis
 	$(BIN)/delinq analyze
@@ -46,8 +52,11 @@ lint: setup ## Lint and check formatting
 format: setup ## Fix lint and formatting in place
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: setup ## Run the benchmarks (~10 min); record results in docs/benchmarks.md
+bench: setup ## Run the benchmarks (~15 min); record results in docs/benchmarks.md
 	$(BIN)/python benchmarks/train_taiwan.py
+	$(BIN)/python benchmarks/shap_speed.py
+	test -d data/mlflow || $(MAKE) train   # scoring needs a champion
+	$(BIN)/python benchmarks/score_book.py --rows 1000000 --repeats 2
 
 bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `make bench` compares with it
 

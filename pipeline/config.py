@@ -195,6 +195,7 @@ class ExplainConfig(_Strict):
     background: int = Field(20, ge=2)  # k-means centroids: the SVM and linear backgrounds
     # Input column (or history group) -> the words an analyst uses, e.g. PAY_0: "...".
     labels: dict[str, str] = Field(default_factory=dict)
+    output_dir: Path = Path("data/explain")
 
 
 class TrackingConfig(_Strict):
@@ -256,6 +257,24 @@ def load_config(path: Path | None) -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{_format_errors(exc)}") from None
+
+
+def find_config(start: Path | None = None) -> tuple[Config, Path]:
+    """The config of $DELINQ_CONFIG, else configs/train.yaml in ``start`` or a parent folder.
+
+    For notebooks, which run from notebooks/. Returns (config, repository or config folder):
+    relative paths in the config are meant from there.
+    """
+    import os
+
+    named = os.environ.get("DELINQ_CONFIG")
+    if named:
+        return load_config(Path(named)), Path(named).resolve().parent
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "configs" / "train.yaml").exists():
+            return load_config(folder / "configs" / "train.yaml"), folder
+    raise ConfigError(f"no configs/train.yaml in {here} or above; set DELINQ_CONFIG")
 
 
 def with_overrides(config: Config, **changes: dict) -> Config:

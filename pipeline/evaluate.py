@@ -61,6 +61,25 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(thresholds[np.argmax(f1[:-1])]) if len(thresholds) else 0.5
 
 
+def threshold_table(y: np.ndarray, p: np.ndarray, thresholds=None) -> pd.DataFrame:
+    """Trade-offs of flagging loans with PD >= t: share flagged, precision, recall, F1."""
+    y, p = np.asarray(y), np.asarray(p)
+    thresholds = np.round(np.arange(0.05, 0.96, 0.05), 2) if thresholds is None else thresholds
+    rows = []
+    for t in thresholds:
+        hard = p >= t
+        rows.append(
+            {
+                "threshold": float(t),
+                "flagged_share": float(hard.mean()),
+                "precision": float(precision_score(y, hard, zero_division=0)),
+                "recall": float(recall_score(y, hard, zero_division=0)),
+                "f1": float(f1_score(y, hard, zero_division=0)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
     """Every comparison metric for true labels ``y`` and bad-probabilities ``p``."""
     auc = roc_auc_score(y, p)

@@ -254,6 +254,11 @@ def log_to_run(run_id: str, paths: list[Path], folder: str) -> None:
         client.log_artifact(run_id, str(path), folder)
 
 
+def download_run(run_id: str, dst: Path) -> Path:
+    """Copy every artifact of a run into ``dst``; returns the local folder."""
+    return Path(_mlflow().artifacts.download_artifacts(run_id=run_id, dst_path=str(dst)))
+
+
 def version_auc(model_name: str, version: str) -> float | None:
     """The cross-validated AUC recorded on a registered version."""
     mlflow = _mlflow()

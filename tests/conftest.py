@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -59,3 +60,32 @@ def quick_config(tmp_path: Path, **data) -> Config:
 def no_tracking_env(monkeypatch):
     """Make sure a developer's MLFLOW_TRACKING_URI never leaks into a test."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session")
+def champion_env(tmp_path_factory):
+    """A working folder with a config file and a champion trained from it (logreg, xgboost).
+
+    For the commands that read a registered champion: explain, report, the notebooks.
+    """
+    from pipeline.train import load_training_data, train
+
+    tmp = tmp_path_factory.mktemp("champion")
+    config = tmp / "config.yaml"
+    config.write_text(
+        f"""
+data: {{simulate_rows: 1500}}
+models: {{families: [logreg, xgboost], search: {{method: none}}}}
+cv: {{folds: 3}}
+tracking: {{store_dir: {tmp / "mlflow"}}}
+output_dir: {tmp / "runs"}
+policy: {REPO / "configs" / "collection_policy.yaml"}
+scoring: {{output_dir: {tmp / "scores"}}}
+explain: {{sample_rows: 300, output_dir: {tmp / "explain"}, labels: {{EDUCATION: education level}}}}
+"""
+    )
+    cfg = load_config(config)
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; an earlier test's store must not win.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    result = train(cfg, load_training_data(cfg))
+    return cfg, config, result

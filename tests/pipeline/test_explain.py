@@ -113,9 +113,7 @@ def test_reason_codes_rank_risk_raising_inputs_with_values(fitted, data):
     rows = ds.X.head(200)
     values = explainer.contributions(explainer.transform(rows))
     codes = explainer.reason_codes(values, rows, 3)
-    assert list(codes.columns) == [
-        f"reason_{i}{part}" for i in (1, 2, 3) for part in ("_code", "")
-    ]
+    assert list(codes.columns) == [f"reason_{i}{part}" for i in (1, 2, 3) for part in ("_code", "")]
     upper = {k.upper(): k for k in explainer.inputs}
     for i in range(len(rows)):
         chosen = [codes.iloc[i][f"reason_{j}_code"] for j in (1, 2, 3)]

@@ -1,0 +1,188 @@
+"""`delinq report`: one self-contained HTML page about the champion, readable offline.
+
+Everything comes from the champion's MLflow run (comparison table, curves, confusion matrices,
+feature selection, portfolio views, SHAP plots) and from the last published scoring run (drift).
+Images are embedded as data URIs and the page has no scripts, so it opens from a mail
+attachment or a file share with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import tracking
+from pipeline.config import Config
+from pipeline.score import MANIFEST_FILE
+
+METRICS = {
+    "roc_auc": "ROC AUC",
+    "gini": "Gini",
+    "ks": "KS",
+    "pr_auc": "PR AUC",
+    "f1": "F1",
+    "precision": "precision",
+    "recall": "recall",
+    "brier": "Brier",
+    "log_loss": "log loss",
+}
+CURVES = {
+    "roc_curves.png": "ROC curves (out-of-fold)",
+    "pr_curves.png": "Precision-recall curves",
+    "calibration.png": "Calibration",
+    "ks.png": "KS: separation of goods and bads",
+    "confusion_matrices.png": "Confusion matrices at each model's threshold",
+}
+PORTFOLIO = {
+    "aging.png": "Aging: accounts by days-past-due bucket, month by month",
+    "roll_rates.png": "Roll rates between buckets",
+    "bad_rates.png": "Bad rate by bucket and segment",
+}
+STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.champion { background: #e8f4e8; font-weight: 600; }
+figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 8px; }
+.muted { color: #666; } .alert { color: #b00; font-weight: 600; }
+"""
+
+
+def _img(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    alt = html.escape(caption)
+    return (
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        f"<figcaption class='muted'>{alt}</figcaption></figure>"
+    )
+
+
+def _table(frame: pd.DataFrame, row_class: Callable[[object], str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
+    rows = []
+    for key, row in frame.iterrows():
+        cls = f' class="{row_class(key)}"' if row_class and row_class(key) else ""
+        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+        rows.append(f"<tr{cls}><td>{html.escape(str(key))}</td>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.4f}" if abs(value) < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std of the headline metrics per family, as text cells."""
+    out = pd.DataFrame(index=comparison.index)
+    for key, label in METRICS.items():
+        if f"{key}_mean" in comparison:
+            mean, std = comparison[f"{key}_mean"], comparison[f"{key}_std"]
+            out[label] = [f"{m:.4f} ± {s:.4f}" for m, s in zip(mean, std, strict=True)]
+    return out
+
+
+def latest_manifest(scores_dir: Path) -> dict | None:
+    """The manifest of the most recent published scoring partition, if any."""
+    manifests = sorted(Path(scores_dir).glob(f"as_of_date=*/{MANIFEST_FILE}"))
+    return json.loads(manifests[-1].read_text()) if manifests else None
+
+
+def _drift_section(manifest: dict | None, scores_dir: Path) -> list[str]:
+    parts = ["<h2>Drift of the last scoring run</h2>"]
+    if manifest is None:
+        return [*parts, f"<p class='muted'>No scoring run published under {scores_dir}.</p>"]
+    drift = manifest["drift"]
+    cls = "alert" if drift["status"] == "alert" else ""
+    parts.append(
+        f"<p>As of <b>{html.escape(manifest['as_of_date'])}</b>, model version "
+        f"{html.escape(str(manifest['model']['version']))}: {manifest['rows']['scored']:,} scored, "
+        f"{manifest['rows']['rejected']:,} rejected. Status <span class='{cls}'>"
+        f"{html.escape(drift['status'])}</span>, score PSI {drift['score_psi']:.3f}.</p>"
+    )
+    psi = pd.Series(drift["input_psi"], name="PSI").sort_values(ascending=False).head(10)
+    parts.append(_table(psi.to_frame().rename_axis("input")))
+    plot = scores_dir / f"as_of_date={manifest['as_of_date']}" / "drift.png"
+    if plot.exists():
+        parts.append(_img(plot, "Population stability index per input (training vs scored)"))
+    return parts
+
+
+def build_report(
+    cfg: Config, model_uri: str, out: Path, explain: Callable[[], None] | None = None
+) -> Path:
+    """Write the HTML report of the model behind ``model_uri`` to ``out`` (atomically).
+
+    ``explain`` is called to make the SHAP plots when the champion's run has none yet.
+    """
+    tracking.connect(cfg.tracking)
+    name, alias, version = tracking.parse_model_uri(model_uri)
+    if alias is not None:
+        version = tracking.alias_version(name, alias)
+        if version is None:
+            raise tracking.TrackingError(f"no version of model '{name}' has alias '{alias}'")
+    run_id = tracking.version_run_id(name, version)
+    if explain is not None and not tracking.artifact_names(run_id, "explain"):
+        explain()
+    with tempfile.TemporaryDirectory(prefix="delinq-report-") as tmp:
+        run = tracking.download_run(run_id, Path(tmp))
+        page = _page(cfg, name, version, run_id, run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.tmp")
+    staging.write_text(page, encoding="utf-8")
+    os.replace(staging, out)
+    return out
+
+
+def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
+    info = tracking.run_info(run_id)
+    champion = info["tags"].get("champion", "")
+    comparison = pd.read_csv(run / "comparison.csv", index_col="family")
+    parts = [
+        f"<h1>Delinquency risk model: {html.escape(name)} v{html.escape(str(version))}</h1>",
+        f"<p class='muted'>Champion family <b>{html.escape(champion)}</b>; MLflow run "
+        f"{html.escape(run_id)}; cross-validated AUC "
+        f"{comparison.loc[champion, 'roc_auc_mean']:.4f}.</p>",
+        "<h2>Model comparison (cross-validation, mean ± std over folds)</h2>",
+        _table(comparison_table(comparison), lambda k: "champion" if k == champion else ""),
+    ]
+    curves = [_img(run / f, c) for f, c in CURVES.items() if (run / f).exists()]
+    # The three square curve plots side by side; the wide KS and confusion panels below.
+    parts += ["<div class='grid'>", *curves[:3], "</div>", *curves[3:]]
+    selection = run / "champion_feature_selection.csv"
+    if selection.exists():
+        report = pd.read_csv(selection).set_index("feature")
+        parts += ["<h2>Feature selection (champion)</h2>", _table(report)]
+    explain = run / "explain"
+    parts.append("<h2>What drives the score (SHAP)</h2>")
+    if (explain / "shap_importance.csv").exists():
+        importance = pd.read_csv(explain / "shap_importance.csv").set_index("label")
+        parts.append(_table(importance[["mean_abs_shap"]].head(15)))
+        parts += [_img(p, p.stem.replace("_", " ")) for p in sorted(explain.glob("*.png"))]
+    else:
+        parts.append("<p class='muted'>No explanations yet: run <code>delinq explain</code>.</p>")
+    portfolio = run / "portfolio"
+    if portfolio.exists():
+        parts.append("<h2>Portfolio: aging and roll rates</h2>")
+        rates = portfolio / "roll_rates.csv"
+        if rates.exists():
+            parts.append(_table(pd.read_csv(rates, index_col=0)))
+        parts += [_img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
+    parts += _drift_section(latest_manifest(cfg.scoring.output_dir), cfg.scoring.output_dir)
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(name)} v{html.escape(str(version))}: model report</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
