@@ -26,6 +26,17 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs
 
 
+CONFIG_OPTION = typer.Option(
+    None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
+)
+
+
+def _config_with_data(config: Path | None, data: Path | None) -> Config:
+    """The config (see :func:`_config_path`), reading ``data`` instead of its data.path."""
+    cfg = load_config(_config_path(config))
+    return with_overrides(cfg, data={"path": data}) if data is not None else cfg
+
+
 def _config_path(config: Path | None) -> Path | None:
     """The config to use: the one given, else configs/train.yaml if present, else defaults."""
     if config is not None:
@@ -246,9 +257,7 @@ def make_book(
 @app.command()
 @_friendly_errors
 def analyze(
-    config: Path = typer.Option(
-        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
-    ),
+    config: Path = CONFIG_OPTION,
     data: Path = typer.Option(
         None, "--data", "-d", help="CSV or Parquet loan table. Default: a simulated loan book."
     ),
@@ -262,9 +271,7 @@ def analyze(
     from pipeline.portfolio import analyze_portfolio
     from pipeline.train import load_training_data
 
-    cfg = load_config(_config_path(config))
-    if data is not None:
-        cfg = with_overrides(cfg, data={"path": data})
+    cfg = _config_with_data(config, data)
     dataset = load_training_data(cfg)
     files = analyze_portfolio(cfg, dataset, out)
     rates = pd.read_csv(out / "roll_rates.csv", index_col=0)
@@ -282,9 +289,7 @@ def analyze(
 @app.command()
 @_friendly_errors
 def explain(
-    config: Path = typer.Option(
-        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
-    ),
+    config: Path = CONFIG_OPTION,
     data: Path = typer.Option(
         None, "--data", "-d", help="Loan table to explain. Default: the config's training data."
     ),
@@ -308,9 +313,7 @@ def explain(
     from pipeline.explain_job import explain_champion
     from pipeline.train import load_training_data
 
-    cfg = load_config(_config_path(config))
-    if data is not None:
-        cfg = with_overrides(cfg, data={"path": data})
+    cfg = _config_with_data(config, data)
     if rows is not None:
         cfg = with_overrides(cfg, explain={"sample_rows": rows})
     out = out or cfg.explain.output_dir
@@ -338,9 +341,7 @@ def explain(
 @app.command()
 @_friendly_errors
 def report(
-    config: Path = typer.Option(
-        None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
-    ),
+    config: Path = CONFIG_OPTION,
     data: Path = typer.Option(
         None, "--data", "-d", help="Loan table for SHAP plots if the champion has none yet."
     ),
@@ -361,9 +362,7 @@ def report(
     from pipeline.report import build_report
     from pipeline.train import load_training_data
 
-    cfg = load_config(_config_path(config))
-    if data is not None:
-        cfg = with_overrides(cfg, data={"path": data})
+    cfg = _config_with_data(config, data)
     uri = model_uri or cfg.scoring.model_uri
 
     def explain_first() -> None:
