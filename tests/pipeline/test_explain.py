@@ -149,3 +149,17 @@ def test_linear_and_svm_models_need_a_background(data):
         ModelExplainer(pipe, _reference(cfg, ds))
     # Given rows, it builds one on the spot.
     assert ModelExplainer(pipe, _reference(cfg, ds), data=ds.X).family == "logreg"
+
+
+def test_the_fallback_for_deep_trees_gives_the_same_values(fitted, data):
+    from pipeline.explain import _XGBoostOwn
+
+    _, ds = data
+    explainer = fitted["xgboost"]
+    Z = explainer.transform(ds.X.head(100))
+    fallback = _XGBoostOwn(explainer.clf.get_booster())
+    n = len(explainer.inputs)
+    np.testing.assert_allclose(
+        fallback.values(Z, explainer.column_of, n), explainer.contributions(Z), atol=1e-5
+    )
+    assert abs(fallback.base_value - explainer.base_value) < 1e-5
