@@ -30,6 +30,10 @@ CONFIG_OPTION = typer.Option(
     None, "--config", "-c", help=f"YAML config. Default: {DEFAULT_CONFIG} if present."
 )
 
+MODEL_URI_OPTION = typer.Option(
+    None, "--model-uri", help="Default models:/delinquency-risk@champion (scoring.model_uri)."
+)
+
 
 def _config_with_data(config: Path | None, data: Path | None) -> Config:
     """The config (see :func:`_config_path`), reading ``data`` instead of its data.path."""
@@ -296,9 +300,7 @@ def explain(
     loan_id: list[str] = typer.Option(
         None, "--loan-id", "-l", help="Draw a waterfall for this loan id (repeatable)."
     ),
-    model_uri: str = typer.Option(
-        None, "--model-uri", help="Default models:/delinquency-risk@champion."
-    ),
+    model_uri: str = MODEL_URI_OPTION,
     rows: int = typer.Option(None, "--rows", min=50, help="Rows behind the global plots."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default data/explain)."),
     log: bool = typer.Option(True, help="Log the global plots to the champion's MLflow run."),
@@ -345,9 +347,7 @@ def report(
     data: Path = typer.Option(
         None, "--data", "-d", help="Loan table for SHAP plots if the champion has none yet."
     ),
-    model_uri: str = typer.Option(
-        None, "--model-uri", help="Default models:/delinquency-risk@champion."
-    ),
+    model_uri: str = MODEL_URI_OPTION,
     out: Path = typer.Option(
         Path("data/report/report.html"), "--out", "-o", help="The HTML file to write."
     ),
@@ -384,9 +384,7 @@ def score(
     as_of: str = typer.Option(
         None, "--as-of", help="As-of date YYYY-MM-DD (default today); names the partition."
     ),
-    model_uri: str = typer.Option(
-        None, "--model-uri", help="Default models:/delinquency-risk@champion."
-    ),
+    model_uri: str = MODEL_URI_OPTION,
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (scorecard, policy)."),
     force: bool = typer.Option(False, "--force", help="Score even a suspiciously small book."),
     fail_on_drift: bool = typer.Option(

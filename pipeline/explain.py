@@ -227,12 +227,18 @@ class ModelExplainer:
             {key: self.describe(key, frame, derived) for key in self.inputs}, index=frame.index
         )
         return Explanation(
-            values, self.base_value, self.inputs, self.labels, self.units, self.display(frame), text
+            values,
+            self.base_value,
+            self.inputs,
+            self.labels,
+            self.units,
+            self.display(frame, derived),
+            text,
         )
 
-    def display(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def display(self, frame: pd.DataFrame, derived: pd.DataFrame | None = None) -> pd.DataFrame:
         """One number per input and row for colouring plots (NaN for categories)."""
-        derived = self._derived(frame)
+        derived = self._derived(frame) if derived is None else derived
         out = {}
         for key in self.inputs:
             if key in GROUP_DISPLAY and derived is not None:
@@ -259,15 +265,23 @@ class ModelExplainer:
             return ["missing" if pd.isna(v) else str(v) for v in values]
         return [_describe_number(v) for v in values]
 
-    def reason_codes(self, values: np.ndarray, frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    def reason_codes(
+        self,
+        values: np.ndarray,
+        frame: pd.DataFrame,
+        k: int,
+        derived: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         """The ``k`` inputs that push each row's risk up most: code and readable text.
 
         Rows with fewer than ``k`` risk-raising inputs get nulls in the remaining slots.
+        ``derived`` are the rows' history features, if the caller already has them.
         """
         k = min(k, values.shape[1])
         order = np.argsort(-values, axis=1, kind="stable")[:, :k]
         raising = np.take_along_axis(values, order, axis=1) > 0
-        derived = self._derived(frame) if set(GROUP_DISPLAY) & set(self.inputs) else None
+        if derived is None and set(GROUP_DISPLAY) & set(self.inputs):
+            derived = self._derived(frame)
         codes = np.array([key.upper() for key in self.inputs], dtype=object)
         out = {}
         for j in range(k):

@@ -7,7 +7,6 @@ in the local output folder and never go to MLflow.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pipeline.config import Config
 from pipeline.explain import Explanation, ModelExplainer
 from pipeline.io import DataError, Dataset
 from pipeline.plots import shap_plots, waterfall_plot
-from pipeline.reference import read_reference
+from pipeline.score import load_registered
 
 SVM_MAX_ROWS = 300  # the permutation explainer costs ~50 ms a row
 
@@ -42,10 +41,7 @@ class ExplainResult:
 def load_champion(cfg: Config, model_uri: str, data: pd.DataFrame | None = None):
     """(name, version, explainer, reference) of the model behind ``model_uri``, resolved once."""
     tracking.connect(cfg.tracking)
-    with tempfile.TemporaryDirectory(prefix="delinq-model-") as tmp:
-        name, version, model_dir = tracking.resolve_model(model_uri, Path(tmp))
-        model = tracking.load_model(str(model_dir))
-        reference = read_reference(model_dir / "extra_files")
+    name, version, model, reference = load_registered(model_uri)
     explainer = ModelExplainer(model, reference, cfg.explain.labels, data=data, seed=cfg.seed)
     return name, version, explainer, reference
 

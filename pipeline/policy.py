@@ -185,11 +185,16 @@ def load_policy(path: Path, grades: list[str]) -> Policy:
 
 
 def collection_plan(
-    frame: pd.DataFrame, pd_: np.ndarray, cfg: Config, policy: Policy
+    frame: pd.DataFrame,
+    pd_: np.ndarray,
+    cfg: Config,
+    policy: Policy,
+    feats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Points, grade, DPD bucket, segment, action and priority for each scored account.
 
     The one function the nightly scorer calls after predicting ``pd_`` for ``frame``.
+    ``feats`` are the derived history features, if already computed.
     """
     sc = cfg.scorecard
     points = score_points(pd_, sc.base_score, sc.base_odds, sc.pdo)
@@ -197,7 +202,7 @@ def collection_plan(
     history = cfg.data.history
     if history is None:
         raise ConfigError("a collection plan needs data.history (the DPD bucket comes from it)")
-    feats = derive_history(frame, history)
+    feats = derive_history(frame, history) if feats is None else feats
     bucket = np.array(BUCKETS, dtype=object)[feats["dpd_bucket"].to_numpy(dtype=np.int64)]
     segment = segment_accounts(frame, history, cfg.segments, pd_, feats)
     decided = policy.decide(segment.to_numpy(), grades, bucket)

@@ -127,11 +127,7 @@ def build_report(
     ``explain`` is called to make the SHAP plots when the champion's run has none yet.
     """
     tracking.connect(cfg.tracking)
-    name, alias, version = tracking.parse_model_uri(model_uri)
-    if alias is not None:
-        version = tracking.alias_version(name, alias)
-        if version is None:
-            raise tracking.TrackingError(f"no version of model '{name}' has alias '{alias}'")
+    name, version = tracking.resolve_version(model_uri)
     run_id = tracking.version_run_id(name, version)
     if explain is not None and not tracking.artifact_names(run_id, "explain"):
         explain()

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from pipeline import tracking
 from pipeline.config import Config, HistoryConfig
+from pipeline.estimator import derive_history
 from pipeline.explain import ModelExplainer
 from pipeline.io import coerce_types
 from pipeline.policy import collection_plan, load_policy
@@ -259,6 +260,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def load_registered(model_uri: str) -> tuple[str, str, object, dict]:
+    """(name, version, fitted model, scoring reference) of a registered version, fetched once.
+
+    Assumes :func:`tracking.connect` ran.
+    """
+    with tempfile.TemporaryDirectory(prefix="delinq-model-") as tmp:
+        name, version, model_dir = tracking.resolve_model(model_uri, Path(tmp))
+        model = tracking.load_model(str(model_dir))
+        reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
+    return name, version, model, reference
+
+
 def score_book(
     input_path: Path,
     output: Path,
@@ -283,18 +296,15 @@ def score_book(
     _recover(output)
     sc = cfg.scoring
 
-    with tempfile.TemporaryDirectory(prefix="delinq-model-") as model_tmp:
-        tracking.connect(cfg.tracking)
-        name, version, model_dir = tracking.resolve_model(model_uri, Path(model_tmp))
-        model = tracking.load_model(str(model_dir))
-        reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
-        explainer = None
-        if reasons:
-            try:
-                explainer = ModelExplainer(model, reference, cfg.explain.labels, seed=cfg.seed)
-            except ValueError as exc:
-                raise ScoringError(f"reason codes: {exc}; or score with --no-reasons") from None
-        timings["resolve_model_s"] = time.perf_counter() - start
+    tracking.connect(cfg.tracking)
+    name, version, model, reference = load_registered(model_uri)
+    explainer = None
+    if reasons:
+        try:
+            explainer = ModelExplainer(model, reference, cfg.explain.labels, seed=cfg.seed)
+        except ValueError as exc:
+            raise ScoringError(f"reason codes: {exc}; or score with --no-reasons") from None
+    timings["resolve_model_s"] = time.perf_counter() - start
 
     id_col = reference["id"]
     if id_col is None:
@@ -371,11 +381,14 @@ def score_book(
                         with _timed(spent, "predict"):
                             Z = explainer.transform(good)
                             p = explainer.predict(Z)
+                    with _timed(spent, "plan"):  # history features: once for plan and reasons
+                        feats = derive_history(good, history) if history is not None else None
+                    if explainer is not None:
                         with _timed(spent, "explain"):
                             values = explainer.contributions(Z)
-                            codes = explainer.reason_codes(values, good, top_k)
+                            codes = explainer.reason_codes(values, good, top_k, feats)
                     with _timed(spent, "plan"):
-                        plan = collection_plan(good, p, plan_cfg, policy)
+                        plan = collection_plan(good, p, plan_cfg, policy, feats)
                     with _timed(spent, "write"):
                         out = pd.DataFrame(
                             {

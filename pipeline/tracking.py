@@ -220,12 +220,8 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     return name, None, version
 
 
-def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
-    """Resolve an alias to a version once, and download that version's files into ``dst``.
-
-    Returns (name, version, local model folder). Later alias moves do not affect the caller.
-    """
-    mlflow = _mlflow()
+def resolve_version(uri: str) -> tuple[str, str]:
+    """(name, version) behind ``models:/name@alias`` or ``models:/name/version``."""
     name, alias, version = parse_model_uri(uri)
     if alias is not None:
         version = alias_version(name, alias)
@@ -233,6 +229,16 @@ def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
             raise TrackingError(
                 f"no version of model '{name}' has alias '{alias}'; train and promote one first"
             )
+    return name, str(version)
+
+
+def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
+    """Resolve an alias to a version once, and download that version's files into ``dst``.
+
+    Returns (name, version, local model folder). Later alias moves do not affect the caller.
+    """
+    mlflow = _mlflow()
+    name, version = resolve_version(uri)
     try:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
