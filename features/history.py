@@ -7,6 +7,7 @@ the raw columns pass through beside it (see :func:`features.build.history_step`)
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -46,12 +47,6 @@ def dpd_bucket(status: np.ndarray, unit: str = "months") -> np.ndarray:
     status = np.nan_to_num(np.asarray(status, dtype=float), nan=0.0)
     days = status * 30 if unit == "months" else status
     return np.digitize(days, [0.5, 30.5, 60.5, 90.5]).astype(np.int64)
-
-
-def _safe_ratio(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
-    out = np.full(np.broadcast(num, den).shape, default, dtype=float)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
 
 
 class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
@@ -122,79 +117,151 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
         """Return the derived features as a float array; never NaN or inf."""
         check_is_fitted(self)
         X = validate_data(self, X, ensure_all_finite="allow-nan", reset=False)
-        X = np.asarray(X, dtype=float)
-        n = self.n_status_
-        status, rest = X[:, :n], X[:, n:]
-        balance, rest = rest[:, : self.n_balance], rest[:, self.n_balance :]
-        payment, rest = rest[:, : self.n_payment], rest[:, self.n_payment :]
-        cols = self._status_features(dpd_bucket(status, self.status_unit))
-        if self.n_balance:
-            balance = np.nan_to_num(balance, nan=0.0)
-            cols += self._balance_features(balance, rest[:, 0] if self.has_limit else None)
-        if self.n_payment:
-            limit = np.nan_to_num(rest[:, 0], nan=0.0) if self.has_limit else None
-            cols += self._payment_features(np.nan_to_num(payment, nan=0.0), balance, limit)
-        out = np.column_stack(cols).astype(float)
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        return self.derive(np.asarray(X, dtype=np.float64))
+
+    def derive(self, X: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`transform` of float array ``X[:, columns]``, without input checks.
+
+        The scorer's hot path: it has validated the rows itself, and passing ``columns``
+        saves copying them out of a wider array.
+        """
+        columns = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
+        return _derive(
+            X,
+            columns.astype(np.int64),
+            self.n_status_,
+            self.n_balance,
+            self.n_payment,
+            self.has_limit,
+            self.status_unit == "days",
+            len(self.feature_names_out_),
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the derived features."""
         check_is_fitted(self)
         return self.feature_names_out_.copy()
 
-    @staticmethod
-    def _status_features(bucket: np.ndarray) -> list[np.ndarray]:
-        n = bucket.shape[1]
-        late = bucket >= 1
-        months = np.arange(n)
-        # Leading run of late months, counted from the newest.
-        consecutive = np.where(late.all(axis=1), n, np.argmin(late, axis=1))
-        since = np.where(late.any(axis=1), np.argmax(late, axis=1), n + 1)
-        # Least-squares slope of the bucket over time; positive means getting worse lately.
-        t = -(months - months.mean())
-        slope = ((bucket - bucket.mean(axis=1, keepdims=True)) * t).sum(axis=1) / (t**2).sum()
-        return [
-            bucket[:, 0],
-            bucket[:, : min(3, n)].max(axis=1),
-            bucket.max(axis=1),
-            late.sum(axis=1),
-            consecutive,
-            since,
-            (bucket[:, 0] > bucket[:, 1]).astype(float),
-            ((bucket[:, 0] == 0) & (bucket[:, 1] >= 1)).astype(float),
-            slope,
-        ]
 
-    @staticmethod
-    def _balance_features(balance: np.ndarray, limit: np.ndarray | None) -> list[np.ndarray]:
-        scale = np.maximum(np.abs(balance).mean(axis=1), 1.0)
-        cols = [(balance[:, 0] - balance[:, -1]) / scale]
-        if limit is not None:
-            limit = np.nan_to_num(limit, nan=0.0)
-            util = np.clip(_safe_ratio(balance, limit[:, None], 0.0), -1.0, 3.0)
-            cols += [util[:, 0], util.mean(axis=1), util.max(axis=1), util[:, 0] - util[:, -1]]
-        return cols
+# One pass per row (numba): the features are short loops over a handful of months, which
+# NumPy would otherwise run as dozens of whole-array passes. Scoring derives them for every
+# account every night, so this is on the hot path.
+@numba.njit(cache=True, nogil=True)
+def _derive(X, columns, n, n_balance, n_payment, has_limit, days, n_out):
+    rows = X.shape[0]
+    out = np.zeros((rows, n_out))
+    bucket = np.zeros(n, dtype=np.int64)
+    util = np.zeros(max(n_balance, 1))
+    t_mean = (n - 1) / 2.0
+    t_square = 0.0
+    for i in range(n):
+        t_square += (i - t_mean) ** 2
+    limit_col = n + n_balance + n_payment
+    for r in range(rows):
+        # --- repayment status: DPD buckets (missing counts as current)
+        for i in range(n):
+            s = X[r, columns[i]]
+            s = 0.0 if np.isnan(s) else s
+            d = s if days else s * 30.0
+            bucket[i] = (d >= 0.5) + (d >= 30.5) + (d >= 60.5) + (d >= 90.5)
+        worst3 = worst = late = 0
+        consecutive = n
+        since = n + 1
+        mean_bucket = 0.0
+        for i in range(n):
+            b = bucket[i]
+            worst = max(worst, b)
+            if i < 3:
+                worst3 = max(worst3, b)
+            if b >= 1:
+                late += 1
+                since = min(since, i)
+            elif consecutive == n:
+                consecutive = i  # leading run of late months, counted from the newest
+            mean_bucket += b
+        mean_bucket /= n
+        slope = 0.0  # least-squares slope over time; positive means getting worse lately
+        for i in range(n):
+            slope += (bucket[i] - mean_bucket) * -(i - t_mean)
+        out[r, 0] = bucket[0]
+        out[r, 1] = worst3
+        out[r, 2] = worst
+        out[r, 3] = late
+        out[r, 4] = consecutive
+        out[r, 5] = since
+        out[r, 6] = bucket[0] > bucket[1]  # roll forward
+        out[r, 7] = bucket[0] == 0 and bucket[1] >= 1  # cure
+        out[r, 8] = slope / t_square
+        k = 9
+        limit = 0.0
+        if has_limit:
+            limit = X[r, columns[limit_col]]
+            limit = 0.0 if np.isnan(limit) else limit
+        # --- balances: trend and utilisation (balance / limit)
+        if n_balance:
+            scale = 0.0
+            for i in range(n_balance):
+                scale += abs(_zero_nan(X[r, columns[n + i]]))
+            scale = max(scale / n_balance, 1.0)
+            out[r, k] = (
+                _zero_nan(X[r, columns[n]]) - _zero_nan(X[r, columns[n + n_balance - 1]])
+            ) / scale
+            k += 1
+            if has_limit:
+                total, top = 0.0, -np.inf
+                for i in range(n_balance):
+                    u = _ratio(_zero_nan(X[r, columns[n + i]]), limit, 0.0)
+                    util[i] = min(max(u, -1.0), 3.0)
+                    total += util[i]
+                    top = max(top, util[i])
+                out[r, k] = util[0]
+                out[r, k + 1] = total / n_balance
+                out[r, k + 2] = top
+                out[r, k + 3] = util[0] - util[n_balance - 1]
+                k += 4
+        # --- payments: payment i settles statement i+1 (the previous month's)
+        if n_payment:
+            first = n + n_balance
+            r_sum, r_min, r_max, latest = 0.0, np.inf, -np.inf, 1.0
+            paid_sum = owed_sum = usual = 0.0
+            skipped = 0
+            for i in range(n_payment - 1):
+                paid = _zero_nan(X[r, columns[first + i]])
+                owed = _zero_nan(X[r, columns[n + i + 1]])
+                ratio = min(max(_ratio(paid, owed, 1.0), 0.0), 2.0)
+                if i == 0:
+                    latest = ratio
+                r_sum += ratio
+                r_min, r_max = min(r_min, ratio), max(r_max, ratio)
+                paid_sum += paid
+                owed_sum += max(owed, 0.0)
+                skipped += paid <= 0 and owed > 0  # owed something, paid nothing
+                usual += _zero_nan(X[r, columns[first + i + 1]])
+            usual /= n_payment - 1
+            now = _zero_nan(X[r, columns[first]])
+            change = np.log1p(max(now, 0.0)) - np.log1p(max(usual, 0.0))
+            repaid = min(max(_ratio(paid_sum, owed_sum, 1.0), 0.0), 3.0)
+            out[r, k] = latest
+            out[r, k + 1] = r_sum / (n_payment - 1)
+            out[r, k + 2] = r_min
+            out[r, k + 3] = r_max
+            out[r, k + 4] = repaid
+            out[r, k + 5] = skipped
+            out[r, k + 6] = change
+            k += 7
+            if has_limit:
+                out[r, k] = min(max(_ratio(now, limit, 0.0), 0.0), 2.0)
+        for j in range(n_out):
+            if not np.isfinite(out[r, j]):
+                out[r, j] = 0.0
+    return out
 
-    @staticmethod
-    def _payment_features(
-        payment: np.ndarray, balance: np.ndarray, limit: np.ndarray | None
-    ) -> list[np.ndarray]:
-        # Payment i settles statement i+1 (the previous month's); nothing owed counts as paid.
-        paid, owed = payment[:, :-1], balance[:, 1:]
-        ratio = np.clip(_safe_ratio(paid, owed, 1.0), 0.0, 2.0)
-        repaid = np.clip(_safe_ratio(paid.sum(axis=1), np.maximum(owed, 0).sum(axis=1), 1.0), 0, 3)
-        skipped = ((paid <= 0) & (owed > 0)).sum(axis=1)  # owed something, paid nothing
-        usual = payment[:, 1:].mean(axis=1)
-        change = np.log1p(np.maximum(payment[:, 0], 0)) - np.log1p(np.maximum(usual, 0))
-        cols = [
-            ratio[:, 0],
-            ratio.mean(axis=1),
-            ratio.min(axis=1),
-            ratio.max(axis=1),
-            repaid,
-            skipped,
-            change,
-        ]
-        if limit is not None:
-            cols.append(np.clip(_safe_ratio(payment[:, 0], limit, 0.0), 0.0, 2.0))
-        return cols
+
+@numba.njit(inline="always")
+def _zero_nan(v):
+    return 0.0 if np.isnan(v) else v
+
+
+@numba.njit(inline="always")
+def _ratio(num, den, default):
+    return num / den if den > 0 else default

@@ -177,7 +177,7 @@ class SegmentConfig(_Strict):
 class ScoringConfig(_Strict):
     """The nightly batch scorer."""
 
-    batch_rows: int = Field(262_144, ge=1_000)
+    batch_rows: int = Field(65_536, ge=1_000)  # rows per record batch (and output row group)
     min_rows_fraction: float = Field(0.5, ge=0, le=1)  # refuse a book this much smaller
     psi_watch: float = Field(0.1, gt=0)
     psi_alert: float = Field(0.25, gt=0)

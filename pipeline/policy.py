@@ -95,7 +95,7 @@ def segment_accounts(
         ["wilful", "chronic", "hardship", "new_customer", "large_exposure"],
         default="performing",
     )
-    return pd.Series(segment.astype(object), index=frame.index, name="segment")
+    return pd.Series(segment.astype(object), index=frame.index, name="segment", dtype=object)
 
 
 class _Rule(BaseModel):
@@ -125,13 +125,34 @@ class Policy:
     def __init__(self, table: pd.DataFrame, source: str):
         self.table = table  # index (segment, grade, bucket) -> action, priority, rule
         self.source = source
+        # Table row of each combination, by the mixed-radix number of its level codes.
+        self._rows = np.empty(len(table), dtype=np.int64)
+        self._rows[self._position(table.index.codes)] = np.arange(len(table))
+        self._action = table["action"].to_numpy(dtype=object)
+        self._priority = table["priority"].to_numpy(dtype=np.int64)
+        self._rule = table["rule"].to_numpy(dtype=np.int64)
+
+    def _position(self, codes) -> np.ndarray:
+        position = np.zeros(len(codes[0]), dtype=np.int64)
+        for level, code in zip(self.table.index.levels, codes, strict=True):
+            position = position * len(level) + np.asarray(code, dtype=np.int64)
+        return position
 
     def decide(self, segment, grade, bucket) -> pd.DataFrame:
         """Action, priority and deciding rule number for each account."""
-        keys = pd.MultiIndex.from_arrays(
-            [np.asarray(segment), np.asarray(grade), np.asarray(bucket)]
+        codes = []
+        for level, values in zip(self.table.index.levels, (segment, grade, bucket), strict=True):
+            codes.append(level.get_indexer(pd.Index(values, dtype=object)))
+            if (codes[-1] < 0).any():
+                raise ValueError(f"no policy row for {np.asarray(values)[codes[-1] < 0][0]!r}")
+        rows = self._rows[self._position(codes)]
+        return pd.DataFrame(
+            {
+                "action": pd.Series(self._action[rows], dtype=object),
+                "priority": self._priority[rows],
+                "rule": self._rule[rows],
+            }
         )
-        return self.table.reindex(keys).reset_index(drop=True)
 
 
 def load_policy(path: Path, grades: list[str]) -> Policy:
@@ -206,14 +227,14 @@ def collection_plan(
     bucket = np.array(BUCKETS, dtype=object)[feats["dpd_bucket"].to_numpy(dtype=np.int64)]
     segment = segment_accounts(frame, history, cfg.segments, pd_, feats)
     decided = policy.decide(segment.to_numpy(), grades, bucket)
+    text = {"grade": grades, "dpd_bucket": bucket, "segment": segment.to_numpy()}
     return pd.DataFrame(
         {
             "pd": np.asarray(pd_, dtype=float),
             "points": points,
-            "grade": grades,
-            "dpd_bucket": bucket,
-            "segment": segment.to_numpy(),
-            "action": decided["action"].to_numpy(),
+            # Explicitly object: pandas 3 would otherwise convert every label to its str dtype.
+            **{k: pd.Series(v, index=frame.index, dtype=object) for k, v in text.items()},
+            "action": pd.Series(decided["action"].to_numpy(), index=frame.index, dtype=object),
             "priority": decided["priority"].to_numpy(),
         },
         index=frame.index,

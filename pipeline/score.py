@@ -15,63 +15,46 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline import tracking
-from pipeline.config import Config, HistoryConfig
-from pipeline.estimator import derive_history
-from pipeline.explain import ModelExplainer
-from pipeline.io import coerce_types
-from pipeline.policy import collection_plan, load_policy
-from pipeline.reference import (
-    bin_counts_categorical,
-    bin_counts_numeric,
-    count_unseen,
-    psi,
-    read_reference,
+from pipeline.config import Config
+from pipeline.reference import psi, read_reference
+from pipeline.score_batch import (
+    REJECTS_SCHEMA,
+    SCORES_SCHEMA,
+    BatchScorer,
+    BatchStats,
+    ScoringError,
+    scores_schema,
 )
+
+__all__ = [
+    "MANIFEST_FILE",
+    "REJECTS_FILE",
+    "SCORES_FILE",
+    "SCORES_SCHEMA",
+    "SanityError",
+    "ScoreResult",
+    "ScoringError",
+    "score_book",
+    "scores_schema",
+]
 
 SCORES_FILE, REJECTS_FILE, MANIFEST_FILE = "scores.parquet", "rejects.parquet", "manifest.json"
-SCORES_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("as_of_date", pa.string()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("pd", pa.float64()),
-        ("points", pa.int64()),
-        ("grade", pa.string()),
-        ("dpd_bucket", pa.string()),
-        ("segment", pa.string()),
-        ("action", pa.string()),
-        ("priority", pa.int64()),
-    ]
-)
-
-
-def scores_schema(top_k: int) -> pa.Schema:
-    """Output columns: the scores, then a code and a readable text per reason code."""
-    reasons = [
-        (f"reason_{i}{part}", pa.string()) for i in range(1, top_k + 1) for part in ("_code", "")
-    ]
-    return pa.schema([*SCORES_SCHEMA, *reasons])
-
-
-REJECTS_SCHEMA = pa.schema([("row", pa.int64()), ("id", pa.string()), ("reason", pa.string())])
-
-
-class ScoringError(RuntimeError):
-    """A fault that stops the run before anything is published."""
 
 
 class SanityError(ScoringError):
@@ -144,7 +127,8 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
             columns = [c for c in needed if c in schema_names]
 
             def batches(only: list[str] | None = None):
-                yield from pq.ParquetFile(path).iter_batches(
+                # pre_buffer keeps every row group read so far: memory would grow with the book.
+                yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(
                     batch_size=batch_rows, columns=only or columns
                 )
 
@@ -158,63 +142,60 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
     return batches, [c for c in schema_names if c not in needed]
 
 
-def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, np.ndarray]:
+def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
     """First pass over the id column only: row count and the ids that occur more than once.
 
     Reading every row once up front also finds a malformed or truncated file before any
-    scoring starts.
+    scoring starts. Memory stays small at any book size: each id is kept as a 64-bit hash of
+    its text, and only ids whose hashes repeat are compared as text, in a second pass.
     """
-    parts = []
-    for path, (batches, _) in zip(files, opened, strict=True):
-        try:
-            for batch in batches([id_col]):
-                ids = batch.column(id_col).cast(pa.string())
-                parts.append(ids.to_numpy(zero_copy_only=False))
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ScoringError(f"{path}: cannot read file ({exc})") from None
-    ids = np.concatenate(parts) if parts else np.array([], dtype=object)
-    if len(ids) == 0:
+
+    def id_batches():
+        for path, (batches, _) in zip(files, opened, strict=True):
+            try:
+                for batch in batches([id_col]):
+                    yield batch.column(id_col)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise ScoringError(f"{path}: cannot read file ({exc})") from None
+
+    rows, parts = 0, []
+    for ids in id_batches():
+        rows += len(ids)
+        parts.append(_string_hashes(ids))
+    if rows == 0:
         raise ScoringError(f"{', '.join(map(str, files))}: input has a header but no rows")
-    values, counts = np.unique(ids[pd.notna(ids)].astype(str), return_counts=True)
-    return len(ids), values[counts > 1]
+    hashes = np.concatenate(parts)
+    del parts
+    hashes.sort()
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    if not len(repeated):
+        return rows, []
+    seen: Counter = Counter()
+    for ids in id_batches():
+        ids = ids.cast(pa.string()).drop_null()
+        seen.update(ids.filter(pa.array(np.isin(_string_hashes(ids), repeated))).to_pylist())
+    return rows, sorted(i for i, n in seen.items() if n > 1)
 
 
-def _validate_rows(
-    frame: pd.DataFrame, reference: dict, ids: pd.Series, duplicated: np.ndarray
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Parsed model inputs and a reason per row ('' where the row is fine)."""
-    reason = np.full(len(frame), "", dtype=object)
-    ok = np.ones(len(frame), dtype=bool)  # no reason yet: the first failing check names it
+def _string_hashes(ids: pa.Array) -> np.ndarray:
+    """64-bit FNV-1a hash of the text of every non-null value of an Arrow array."""
+    ids = ids.cast(pa.string()).drop_null().cast(pa.large_string())  # 64-bit offsets
+    _, offsets, data = ids.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return _fnv1a(offsets, data)
 
-    def flag(mask, why: str) -> None:
-        hit = np.asarray(mask) & ok
-        reason[hit] = why
-        ok[hit] = False
 
-    flag(ids.isna().to_numpy(), "missing_id")
-    flag(ids.isin(duplicated).to_numpy(), "duplicate_id")
-    parsed = {}
-    for spec in reference["columns"]:
-        col = spec["name"]
-        raw = frame[col]
-        if spec["kind"] == "categorical":
-            parsed[col] = raw
-            continue
-        if pd.api.types.is_numeric_dtype(raw):  # typed by Parquet: nothing to parse
-            values = raw.astype("float64")
-        else:
-            values = pd.to_numeric(raw, errors="coerce").astype("float64")
-            flag((values.isna() & raw.notna()).to_numpy(), f"unparseable:{col}")
-        if spec.get("non_negative"):
-            flag((values < 0).to_numpy(), f"negative:{col}")
-        if "code_min" in spec:
-            off_code = values.notna() & ((values < spec["code_min"]) | (values != values.round()))
-            flag(off_code.to_numpy(), f"invalid_code:{col}")
-        parsed[col] = values
-    numeric = [c["name"] for c in reference["columns"] if c["kind"] == "numeric"]
-    categorical = [c["name"] for c in reference["columns"] if c["kind"] == "categorical"]
-    X = coerce_types(pd.DataFrame(parsed, index=frame.index), numeric, categorical)
-    return X, pd.Series(reason, index=frame.index, dtype=object)
+@numba.njit(cache=True, nogil=True)
+def _fnv1a(offsets, data):
+    out = np.empty(len(offsets) - 1, dtype=np.uint64)
+    for i in range(len(out)):
+        h = np.uint64(14695981039346656037)
+        for j in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[j])) * np.uint64(1099511628211)
+        out[i] = h
+    return out
 
 
 def _previous_rows(output: Path, as_of: str) -> int | None:
@@ -253,10 +234,15 @@ def _timed(spent: Counter, stage: str):
 
 
 def _sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (name and content, in name order)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -270,6 +256,87 @@ def load_registered(model_uri: str) -> tuple[str, str, object, dict]:
         model = tracking.load_model(str(model_dir))
         reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
     return name, version, model, reference
+
+
+@dataclass
+class Run:
+    """One scoring run before its batches: the resolved model and the checked input files."""
+
+    input_path: Path
+    output: Path
+    as_of: str
+    model_uri: str
+    cfg: Config
+    scorer_args: dict
+    files: list[Path]
+    opened: list
+    extra_columns: list[str]
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict = field(default_factory=dict)
+
+    def scorer(self, duplicated) -> BatchScorer:
+        """The batch scorer of this run, given the ids that occur more than once."""
+        return BatchScorer(**self.scorer_args, duplicated=duplicated)
+
+    def lap(self, name: str) -> None:
+        """Record the seconds since the last lap as timing ``name``."""
+        self.timings[name] = time.perf_counter() - self.started - sum(self.timings.values())
+
+
+def start_run(
+    input_path: Path, output: Path, as_of: str, model_uri: str, cfg: Config, reasons: bool | None
+) -> Run:
+    """Resolve the model once, then check every input file's columns and types.
+
+    File-level faults raise :class:`ScoringError` here, before any scoring. ``reasons``
+    (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes.
+    """
+    started = time.perf_counter()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    _recover(output)
+    tracking.connect(cfg.tracking)
+    name, version, model, reference = load_registered(model_uri)
+    if reference["id"] is None:
+        raise ScoringError("the model was trained without an id column; scoring needs one")
+    reasons = cfg.explain.reasons_in_scores if reasons is None else reasons
+    scorer_args = dict(
+        name=name,
+        version=version,
+        model=model,
+        reference=reference,
+        cfg=cfg,
+        as_of=as_of,
+        reasons=reasons,
+    )
+    if reasons:  # a model that cannot be explained fails now, not in the first batch
+        BatchScorer(**scorer_args, duplicated=[])
+    run = Run(input_path, output, as_of, model_uri, cfg, scorer_args, [], [], [], started)
+    run.lap("resolve_model_s")
+    needed = [reference["id"], *(c["name"] for c in reference["columns"])]
+    numeric = {c["name"] for c in reference["columns"] if c["kind"] == "numeric"}
+    run.files = _input_files(input_path)
+    run.opened = [_open(f, needed, numeric, cfg.scoring.batch_rows) for f in run.files]
+    run.extra_columns = sorted({c for _, extra in run.opened for c in extra})
+    return run
+
+
+def check_size(run: Run, rows_read: int, force: bool) -> None:
+    """Refuse a book much smaller than the previous run's (the sanity guard)."""
+    sc = run.cfg.scoring
+    previous = _previous_rows(run.output, run.as_of)
+    if previous and rows_read < sc.min_rows_fraction * previous and not force:
+        raise SanityError(
+            f"input has {rows_read:,} rows, below {sc.min_rows_fraction:.0%} of the previous "
+            f"run's {previous:,}; check the extract, or pass --force to score it anyway"
+        )
+
+
+def new_staging(run: Run) -> Path:
+    """An empty staging folder beside the output partitions (renamed into place at the end)."""
+    staging = run.output / f".staging-{run.as_of}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
 
 
 def score_book(
@@ -287,144 +354,27 @@ def score_book(
     ``reasons`` (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes; the
     columns exist either way (null when off), so the output schema never changes.
     """
-    reasons = cfg.explain.reasons_in_scores if reasons is None else reasons
-    top_k = cfg.explain.top_k
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    _recover(output)
-    sc = cfg.scoring
+    run = start_run(input_path, output, as_of, model_uri, cfg, reasons)
+    rows_read, duplicated = _read_ids(run.files, run.opened, run.scorer_args["reference"]["id"])
+    check_size(run, rows_read, force)
+    scorer = run.scorer(duplicated)
+    run.lap("validate_input_s")
 
-    tracking.connect(cfg.tracking)
-    name, version, model, reference = load_registered(model_uri)
-    explainer = None
-    if reasons:
-        try:
-            explainer = ModelExplainer(model, reference, cfg.explain.labels, seed=cfg.seed)
-        except ValueError as exc:
-            raise ScoringError(f"reason codes: {exc}; or score with --no-reasons") from None
-    timings["resolve_model_s"] = time.perf_counter() - start
-
-    id_col = reference["id"]
-    if id_col is None:
-        raise ScoringError("the model was trained without an id column; scoring needs one")
-    history = (
-        HistoryConfig.model_validate(reference["history"]) if reference.get("history") else None
-    )
-    plan_cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"history": history})})
-    policy = load_policy(cfg.policy, list(cfg.scorecard.bands))
-    model_columns = [c["name"] for c in reference["columns"]]
-    numeric = {c["name"] for c in reference["columns"] if c["kind"] == "numeric"}
-    needed = [id_col, *model_columns]
-
-    files = _input_files(input_path)
-    opened = [_open(f, needed, numeric, sc.batch_rows) for f in files]
-    extra_columns = sorted({c for _, extra in opened for c in extra})
-    rows_read, duplicated = _read_ids(files, opened, id_col)
-    previous = _previous_rows(output, as_of)
-    if previous and rows_read < sc.min_rows_fraction * previous and not force:
-        raise SanityError(
-            f"input has {rows_read:,} rows, below {sc.min_rows_fraction:.0%} of the previous "
-            f"run's {previous:,}; check the extract, or pass --force to score it anyway"
-        )
-    timings["validate_input_s"] = time.perf_counter() - start - timings["resolve_model_s"]
-
-    staging = output / f".staging-{as_of}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    schema = scores_schema(top_k)
-    scores_writer = pq.ParquetWriter(staging / SCORES_FILE, schema, compression="zstd")
+    staging = new_staging(run)
+    scores_writer = pq.ParquetWriter(staging / SCORES_FILE, scorer.schema, compression="zstd")
     rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
-    reasons: Counter = Counter()
-    unseen: Counter = Counter()
+    stats = BatchStats.empty(scorer.reference)
     spent: Counter = Counter()  # seconds per stage of the batch loop
-    known = {c["name"]: set(c["known"]) for c in reference["columns"] if "known" in c}
-    drift_counts = {c["name"]: np.zeros(len(c["drift"]["expected"])) for c in reference["columns"]}
-    score_counts = np.zeros(len(reference["score_drift"]["expected"]))
-    scored = rejected = position = 0
     try:
-        for batches in (b for b, _ in opened):
-            for batch in batches():
-                with _timed(spent, "read"):
-                    frame = batch.to_pandas()
-                    frame.index = pd.RangeIndex(position, position + len(frame))
-                    position += len(frame)
-                    # Ids as text straight from Arrow: no float detour ("1.0") for integer ids.
-                    ids = pd.Series(
-                        batch.column(id_col).cast(pa.string()).to_numpy(zero_copy_only=False),
-                        index=frame.index,
-                        dtype=object,
-                    )
-                with _timed(spent, "validate"):
-                    X, reason = _validate_rows(frame, reference, ids, duplicated)
-                    bad = (reason != "").to_numpy()
-                if bad.any():
-                    reasons.update(reason[bad])
-                    rejects_writer.write_table(
-                        pa.table(
-                            {
-                                "row": frame.index[bad].to_numpy(dtype=np.int64),
-                                "id": ids[bad].to_numpy(),
-                                "reason": reason[bad].to_numpy(),
-                            },
-                            schema=REJECTS_SCHEMA,
-                        )
-                    )
-                    rejected += int(bad.sum())
-                good = X[~bad]
-                if len(good):
-                    codes = None
-                    if explainer is None:
-                        with _timed(spent, "predict"):
-                            p = model.predict_proba(good)[:, 1]
-                    else:
-                        with _timed(spent, "predict"):
-                            Z = explainer.transform(good)
-                            p = explainer.predict(Z)
-                    with _timed(spent, "plan"):  # history features: once for plan and reasons
-                        feats = derive_history(good, history) if history is not None else None
-                    if explainer is not None:
-                        with _timed(spent, "explain"):
-                            values = explainer.contributions(Z)
-                            codes = explainer.reason_codes(values, good, top_k, feats)
-                    with _timed(spent, "plan"):
-                        plan = collection_plan(good, p, plan_cfg, policy, feats)
-                    with _timed(spent, "write"):
-                        out = pd.DataFrame(
-                            {
-                                "id": ids[~bad].to_numpy(),
-                                "as_of_date": as_of,
-                                "model_name": name,
-                                "model_version": version,
-                            }
-                        )
-                        for col in plan.columns:
-                            out[col] = plan[col].to_numpy()
-                        for col in schema.names[len(SCORES_SCHEMA) :]:
-                            out[col] = (
-                                codes[col].to_numpy()
-                                if codes is not None
-                                else pd.Series(None, index=out.index, dtype=object)
-                            )
-                        scores_writer.write_table(
-                            pa.Table.from_pandas(out, schema=schema, preserve_index=False)
-                        )
-                    scored += len(good)
-                    with _timed(spent, "drift"):
-                        score_counts += bin_counts_numeric(p, reference["score_drift"]["edges"])
-                        for spec in reference["columns"]:
-                            col = spec["name"]
-                            if spec["kind"] == "categorical":
-                                counts = bin_counts_categorical(good[col], spec["levels"])
-                                if col in known:  # references from before level hashes
-                                    unseen[col] += count_unseen(good[col], known[col])
-                            else:
-                                counts = bin_counts_numeric(
-                                    good[col].to_numpy(), spec["drift"]["edges"]
-                                )
-                            drift_counts[col] += counts
-                if on_batch is not None:
-                    on_batch(len(frame))
+        for batch, (scores, rejects, counts) in _in_threads(scorer, _numbered(run.opened)):
+            with _timed(spent, "write"):
+                if scores.num_rows:
+                    scores_writer.write_table(scores)
+                if rejects.num_rows:
+                    rejects_writer.write_table(rejects)
+            stats.add(counts)
+            if on_batch is not None:
+                on_batch(batch.num_rows)
         scores_writer.close()
         rejects_writer.close()
     except BaseException:
@@ -432,38 +382,79 @@ def score_book(
         rejects_writer.close()
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    timings["score_s"] = time.perf_counter() - start - sum(timings.values())
-    timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
+    run.lap("score_s")
+    run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
+    return finish_run(run, scorer, staging, rows_read, stats, engine="local")
 
-    if scored + rejected != rows_read:  # never lose or invent a row
+
+def _numbered(opened) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Every record batch of the input files, with its rows' positions in the input."""
+    position = 0
+    for batches, _ in opened:
+        for batch in batches():
+            yield batch, np.arange(position, position + batch.num_rows)
+            position += batch.num_rows
+
+
+def _in_threads(scorer: BatchScorer, batches, workers: int = 2):
+    """(batch, scorer.score(batch)) in input order, scoring up to ``workers`` batches at once.
+
+    Most of a batch's work (Arrow, NumPy, the numba kernels, XGBoost) releases the GIL, so a
+    second batch fills the cores while the first is in single-threaded steps. At most
+    ``workers`` batches are in memory.
+    """
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for batch, rows in batches:
+            pending.append((batch, pool.submit(scorer.score, batch, rows)))
+            if len(pending) >= workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def finish_run(
+    run: Run, scorer: BatchScorer, staging: Path, rows_read: int, stats: BatchStats, engine: str
+) -> ScoreResult:
+    """Check the row balance, write the manifest and drift plot, and publish atomically."""
+    if stats.scored + stats.rejected != rows_read:  # never lose or invent a row
         shutil.rmtree(staging, ignore_errors=True)
         raise ScoringError(
-            f"row count mismatch: read {rows_read}, scored {scored}, rejected {rejected}"
+            f"row count mismatch: read {rows_read}, scored {stats.scored}, "
+            f"rejected {stats.rejected}"
         )
-    drift = _drift_summary(reference, drift_counts, score_counts, sc)
+    sc = run.cfg.scoring
+    drift = _drift_summary(scorer.reference, stats.drift, stats.score, sc)
+    explainer = scorer.explainer
     manifest = {
-        "as_of_date": as_of,
-        "model": {"requested": model_uri, "name": name, "version": version},
-        "input": [{"file": f.name, "bytes": f.stat().st_size} for f in files],
-        "rows": {"read": rows_read, "scored": scored, "rejected": rejected},
-        "rejects_by_reason": dict(sorted(reasons.items())),
-        "unseen_categories": {k: v for k, v in sorted(unseen.items()) if v},
-        "extra_columns_ignored": extra_columns,
+        "as_of_date": run.as_of,
+        "engine": engine,
+        # "lean": the fitted steps applied to arrays (pipeline/lean_model.py); "model": the
+        # model's own predict_proba, for pipelines the lean path does not know.
+        "predict_path": "lean" if scorer.lean is not None else "model",
+        "model": {"requested": run.model_uri, "name": scorer.name, "version": scorer.version},
+        "input": [{"file": f.name, "bytes": f.stat().st_size} for f in run.files],
+        "rows": {"read": rows_read, "scored": stats.scored, "rejected": stats.rejected},
+        "rejects_by_reason": dict(sorted(stats.reasons.items())),
+        "unseen_categories": {k: v for k, v in sorted(stats.unseen.items()) if v},
+        "extra_columns_ignored": run.extra_columns,
         "reason_codes": {
-            "top_k": top_k if explainer else 0,
+            "top_k": scorer.top_k if explainer else 0,
             "method": explainer.method if explainer else None,
             "units": explainer.units if explainer else None,
         },
         "outputs": {f: {"sha256": _sha256(staging / f)} for f in (SCORES_FILE, REJECTS_FILE)},
         "drift": drift,
-        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "timings": {k: round(v, 3) for k, v in run.timings.items()},
     }
     from pipeline.plots import drift_plot
 
     drift_plot(drift, staging / "drift.png", sc.psi_watch, sc.psi_alert)
-    manifest["timings"]["total_s"] = round(time.perf_counter() - start, 3)
+    manifest["timings"]["total_s"] = round(time.perf_counter() - run.started, 3)
     (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    final = output / f"as_of_date={as_of}"
+    final = run.output / f"as_of_date={run.as_of}"
     _publish(staging, final)
     return ScoreResult(final, manifest)
 
@@ -488,5 +479,9 @@ def _drift_summary(reference: dict, counts: dict, score_counts: np.ndarray, sc) 
 
 
 def iter_scores(partition: Path) -> Iterator[pd.DataFrame]:
-    """Read a published partition's scores back in batches (for reports and checks)."""
-    yield from (b.to_pandas() for b in pq.ParquetFile(partition / SCORES_FILE).iter_batches())
+    """Read a published partition's scores back in batches (for reports and checks).
+
+    The scores are one Parquet file (local engine) or a folder of part files (Spark).
+    """
+    dataset = ds.dataset(partition / SCORES_FILE, format="parquet")
+    yield from (b.to_pandas() for b in dataset.to_batches())

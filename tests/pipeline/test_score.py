@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import tracking
+from pipeline.io import coerce_types
 from pipeline.reference import psi
 from pipeline.score import (
     MANIFEST_FILE,
@@ -23,6 +24,7 @@ from pipeline.score import (
     SanityError,
     ScoringError,
     _sha256,
+    load_registered,
     score_book,
     scores_schema,
 )
@@ -81,6 +83,21 @@ def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     assert m["drift"]["status"] == "ok"
     assert (res.partition / "drift.png").exists()
     assert [p.name for p in out.iterdir()] == ["as_of_date=2026-01-31"]  # nothing staged left
+
+
+def test_scores_equal_the_registered_models_own_predictions(env, tmp_path):
+    cfg, _, _ = env
+    book = _book(2_000, seed=5)
+    res = score_book(_parquet(tmp_path, book), tmp_path / "out", "2026-01-31", URI, cfg)
+    assert res.manifest["predict_path"] == "lean"
+    tracking.connect(cfg.tracking)
+    _, _, model, reference = load_registered(URI)
+    columns = [c["name"] for c in reference["columns"]]
+    numeric = [c["name"] for c in reference["columns"] if c["kind"] == "numeric"]
+    X = coerce_types(book[columns], numeric, [c for c in columns if c not in numeric])
+    scores = pd.read_parquet(res.partition / SCORES_FILE).set_index("id")
+    expected = model.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(scores.loc[book["ID"].astype(str), "pd"], expected, atol=1e-12)
 
 
 def test_rerun_gives_identical_bytes(env, tmp_path):
