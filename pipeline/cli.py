@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import sys
 from pathlib import Path
@@ -375,6 +376,13 @@ def report(
     console.print(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB); open it in any browser")
 
 
+class Engine(enum.StrEnum):
+    """Where ``delinq score`` runs."""
+
+    local = "local"
+    spark = "spark"
+
+
 @app.command()
 def score(
     input_path: Path = typer.Option(
@@ -395,12 +403,25 @@ def score(
         "--reasons/--no-reasons",
         help="Add the top-k SHAP reason codes per loan (default: explain.reasons_in_scores).",
     ),
+    engine: Engine = typer.Option(
+        None,
+        "--engine",
+        help="local: stream batches in this process; spark: the same scoring as a Spark job "
+        "(Parquet input; needs pip install -e '.[spark]' and Java). Default: scoring.engine.",
+    ),
+    spark_master: str = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master for --engine spark, e.g. local[4] or spark://host:7077 "
+        "(default: scoring.spark.master).",
+    ),
 ) -> None:
     """Score the whole loan book with the champion: PD, points, grade, bucket, segment, action.
 
     Streams the book in batches; rows with faults go to rejects.parquet with a reason; output
     goes to OUTPUT/as_of_date=DATE/ (scores.parquet, rejects.parquet, manifest.json, drift.png)
-    and appears only when complete. Exit codes: 0 done, 2 input or model fault (nothing
+    and appears only when complete. Both engines run the same scoring function and give the
+    same rows. Exit codes: 0 done, 2 input or model fault (nothing
     published), 3 book much smaller than last run's (see --force), 4 drift alert with
     --fail-on-drift.
     """
@@ -418,18 +439,25 @@ def score(
             raise typer.BadParameter(
                 f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of"
             ) from None
-        with _progress("scoring rows") as progress:
-            task = progress.add_task("score", total=None)
-            result = score_book(
-                input_path,
-                output or cfg.scoring.output_dir,
-                as_of,
-                model_uri or cfg.scoring.model_uri,
-                cfg,
-                force=force,
-                on_batch=lambda n: progress.advance(task, n),
-                reasons=reasons,
-            )
+        if spark_master:
+            spark = cfg.scoring.spark.model_copy(update={"master": spark_master})
+            cfg = with_overrides(cfg, scoring={"spark": spark})
+        args = (input_path, output or cfg.scoring.output_dir, as_of)
+        args += (model_uri or cfg.scoring.model_uri, cfg)
+        if (engine.value if engine else cfg.scoring.engine) == "spark":
+            from pipeline.score_spark import score_book_spark
+
+            console.print("Scoring with Spark (progress in the Spark logs)")
+            result = score_book_spark(*args, force=force, reasons=reasons)
+        else:
+            with _progress("scoring rows") as progress:
+                task = progress.add_task("score", total=None)
+                result = score_book(
+                    *args,
+                    force=force,
+                    on_batch=lambda n: progress.advance(task, n),
+                    reasons=reasons,
+                )
     except SanityError as exc:
         console.print(f"[bold red]refused:[/] {exc}", highlight=False)
         raise typer.Exit(3) from None

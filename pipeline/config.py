@@ -174,6 +174,17 @@ class SegmentConfig(_Strict):
     tenure: str | None = None  # months-on-book column, where the data has one
 
 
+class SparkConfig(_Strict):
+    """The Spark engine of the nightly scorer (``delinq score --engine spark``).
+
+    ``master: null`` uses the session spark-submit provides (on a cluster); ``conf`` is any
+    Spark setting, e.g. ``spark.executor.instances`` (see docs/scaling.md).
+    """
+
+    master: str | None = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class ScoringConfig(_Strict):
     """The nightly batch scorer."""
 
@@ -183,6 +194,8 @@ class ScoringConfig(_Strict):
     psi_alert: float = Field(0.25, gt=0)
     model_uri: str = "models:/delinquency-risk@champion"
     output_dir: Path = Path("data/scores")
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkConfig = SparkConfig()
 
 
 class ExplainConfig(_Strict):
