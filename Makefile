@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train score explain report notebooks analyze train-taiwan test test-fast lint format bench bench-pycaret ui lock clean
+.PHONY: help setup train score explain report notebooks analyze train-taiwan test test-fast lint format bench bench-pycaret mlflow-server ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `m
 .bench-pycaret/bin/python:
 	$(PYTHON) -m venv .bench-pycaret
 	.bench-pycaret/bin/python -m pip install $(PIP_FLAGS) pycaret==3.3.2 xgboost six
+
+mlflow-server: setup ## Shared MLflow server on 127.0.0.1:5000, PostgreSQL backend (Ctrl-C stops)
+	$(BIN)/delinq mlflow-server --port $(or $(PORT),5000)
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the embedded store
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db

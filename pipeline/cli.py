@@ -507,6 +507,51 @@ def promote(
             raise typer.Exit(3)
 
 
+@app.command("mlflow-server")
+@_friendly_errors
+def mlflow_server(
+    port: int = typer.Option(5000, "--port", help="Port of the MLflow server on 127.0.0.1."),
+    pg_port: int = typer.Option(5433, "--pg-port", help="Port of PostgreSQL on 127.0.0.1."),
+    folder: Path = typer.Option(
+        Path("data/mlflow-server"),
+        "--dir",
+        help="Where the PostgreSQL cluster, its password and the artifacts live (kept).",
+    ),
+) -> None:
+    """Run a shared MLflow tracking server: PostgreSQL backend, local artifact root.
+
+    Creates a PostgreSQL cluster (Debian's postgresql) with an 'mlflow' role and database on
+    first use, starts it and `mlflow server` on 127.0.0.1, and keeps both running until
+    Ctrl-C, which stops both. Point the team at it with
+    MLFLOW_TRACKING_URI=http://127.0.0.1:PORT (or an SSH tunnel / reverse proxy to it).
+    """
+    from pipeline.server import LocalPostgres, MlflowServer, ServerError
+
+    try:
+        postgres = LocalPostgres(folder / "postgres", pg_port).start()
+    except ServerError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    server = MlflowServer(postgres.uri, folder / "artifacts", port, folder / "mlflow-server.log")
+    try:
+        console.print(f"PostgreSQL on 127.0.0.1:{pg_port} (data in {postgres.data})")
+        with console.status("starting mlflow server"):
+            server.start()
+        console.print(f"[green]MLflow tracking server on {server.url}[/] (log: {server.log})")
+        console.print(f"  export MLFLOW_TRACKING_URI={server.url}")
+        console.print("Ctrl-C stops the server and PostgreSQL; runs and models are kept.")
+        server.proc.wait()
+        console.print(f"[bold red]mlflow server exited[/]; see {server.log}")
+    except ServerError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        server.stop()
+        postgres.stop()
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m pipeline.cli`
     app(sys.argv[1:])
 

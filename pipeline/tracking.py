@@ -7,6 +7,7 @@ tracking server instead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import os
@@ -42,6 +43,10 @@ def _mlflow():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own bars only
+    # A server that went away fails a call in ~10 s (3 quick retries), not after minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     import mlflow
 
     return mlflow
@@ -98,8 +103,47 @@ def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
 def parent_run(experiment_id: str, name: str, tags: dict[str, str]) -> Iterator[str]:
     """One parent run per training; yields its run id."""
     mlflow = _mlflow()
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags)
+    try:
         yield run.info.run_id
+    except BaseException:
+        # Marking it failed needs the store too; the first error is the one to report, and
+        # end_run has left the run either way.
+        with contextlib.suppress(Exception):
+            mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run()
+
+
+class Ledger:
+    """What a training run has and has not logged, named when the tracking store fails.
+
+    Wrap each logging step in :meth:`step`; a store failure inside one becomes a
+    :class:`TrackingError` listing the steps done, the steps left, and the local folder that
+    keeps everything.
+    """
+
+    def __init__(self, uri: str, planned: list[str], local: Path | None = None):
+        self.uri, self.todo, self.done, self.local = uri, list(planned), [], local
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Run one logging step; on a store failure, raise a TrackingError that says all."""
+        from mlflow.exceptions import MlflowException
+        from requests import RequestException
+
+        try:
+            yield
+        except (MlflowException, RequestException, ConnectionError) as exc:
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            raise TrackingError(
+                f"MLflow tracking store {self.uri} failed while logging {name} ({detail}). "
+                f"Logged: {', '.join(self.done) or 'nothing'}. "
+                f"Not logged: {', '.join(self.todo)}. "
+                + (f"Everything is kept locally in {self.local}." if self.local else "")
+            ) from None
+        self.todo.remove(name)
+        self.done.append(name)
 
 
 def log_family(

@@ -147,12 +147,22 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
 
+    ledger = tracking.Ledger(
+        uri,
+        [
+            *(f"the '{f}' run" for f in families),
+            *(["portfolio analytics"] if cfg.data.history is not None else []),
+            "the parent run's config, metrics and plots",
+            "the champion model and its registry version",
+        ],
+    )
     with (
         tracking.parent_run(experiment_id, run_name, tags) as run_id,
         tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
     ):
         out_dir = cfg.output_dir / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
+        ledger.local = out_dir
         # Features, preprocessing and selection are the same for every family (and every search
         # candidate) on a given fold: the pipelines share a cache so each is fitted once.
         estimators = {
@@ -180,13 +190,14 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         for family in families:
             files = _write_family_files(results[family], out_dir)
             metrics = results[family].summary()
-            tracking.log_family(
-                family,
-                _family_params(cfg, family, results[family]),
-                metrics,
-                results[family].fold_metrics,
-                files,
-            )
+            with ledger.step(f"the '{family}' run"):
+                tracking.log_family(
+                    family,
+                    _family_params(cfg, family, results[family]),
+                    metrics,
+                    results[family].fold_metrics,
+                    files,
+                )
 
         champion = choose_champion(comparison, cfg.champion.metric)
         reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
@@ -204,19 +215,21 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             portfolio = analyze_portfolio(
                 cfg, dataset, out_dir / "portfolio", pd_=results[champion].oof
             )
-            tracking.log_files(portfolio, folder="portfolio")
+            with ledger.step("portfolio analytics"):
+                tracking.log_files(portfolio, folder="portfolio")
 
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
-        tracking.log_parent(
-            _flat_config(cfg),
-            {
-                "champion_cv_roc_auc": champion_auc,
-                "cv_seconds": cv_seconds,
-                "bad_rate": dataset.bad_rate,
-            },
-            {"champion": champion},
-            [out_dir / "comparison.csv", *plots, *champion_files],
-        )
+        with ledger.step("the parent run's config, metrics and plots"):
+            tracking.log_parent(
+                _flat_config(cfg),
+                {
+                    "champion_cv_roc_auc": champion_auc,
+                    "cv_seconds": cv_seconds,
+                    "bad_rate": dataset.bad_rate,
+                },
+                {"champion": champion},
+                [out_dir / "comparison.csv", *plots, *champion_files],
+            )
         reporter.stage("Registering the champion in the model registry")
         history = cfg.data.history
         reference = build_reference(
@@ -229,14 +242,15 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         )
         # Aggregates only (a mean and k-means centroids): the linear and SVM explainers' base.
         reference["explain"] = background_stats(model, dataset.X, cfg.explain.background, cfg.seed)
-        version = tracking.log_champion(
-            model,
-            masked_example(dataset.X),
-            cfg.tracking.model_name,
-            champion_auc,
-            champion,
-            extra_files=[write_reference(reference, out_dir)],
-        )
+        with ledger.step("the champion model and its registry version"):
+            version = tracking.log_champion(
+                model,
+                masked_example(dataset.X),
+                cfg.tracking.model_name,
+                champion_auc,
+                champion,
+                extra_files=[write_reference(reference, out_dir)],
+            )
 
     decision = None
     if cfg.promotion.auto:

@@ -1,99 +1,140 @@
-"""Training against a real `mlflow server` process on 127.0.0.1, started and stopped here."""
+"""A shared tracking server: real PostgreSQL and `mlflow server` processes, started here.
 
-import socket
-import subprocess
-import sys
+Train, register, promote and score through the server, check the runs are rows in
+PostgreSQL, and stop the server on purpose before and during a training run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
 import time
-import urllib.request
+from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline import tracking
-from pipeline.train import load_training_data, train
-from tests.conftest import quick_config
+from pipeline.promote import promote
+from pipeline.score import SCORES_FILE, score_book
+from pipeline.server import LocalPostgres, MlflowServer, free_port, postgres_bin
+from pipeline.simulate import simulate_book
+from pipeline.train import Reporter, load_training_data, train
+from tests.conftest import REPO, quick_config
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def postgres():
+    """A private PostgreSQL cluster; CI installs Debian's postgresql, so it never skips there."""
+    if postgres_bin() is None:
+        reason = "PostgreSQL server programs not found (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    # Under /tmp rather than pytest's folder: root runs PostgreSQL as the postgres user,
+    # which must be able to pass through the path.
+    root = Path(tempfile.mkdtemp(prefix="delinq-pg-"))
+    root.chmod(0o711)
+    pg = LocalPostgres(root / "postgres", free_port()).start()
+    yield pg
+    pg.stop()
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def mlflow_server(tmp_path):
-    port = _free_port()
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def server(postgres, tmp_path, monkeypatch):
+    srv = MlflowServer(postgres.uri, tmp_path / "artifacts", free_port()).start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+    yield srv
+    srv.stop()
 
 
-def test_train_register_and_load_through_server(tmp_path, monkeypatch, mlflow_server):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+def _config(tmp_path, model_name: str, **changes):
     cfg = quick_config(tmp_path)
-    cfg = cfg.model_copy(
-        update={"models": cfg.models.model_copy(update={"families": ["logreg", "xgboost"]})}
+    return cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(update={"families": ["logreg", "xgboost"]}),
+            "tracking": cfg.tracking.model_copy(
+                update={"model_name": model_name, "experiment": model_name}
+            ),
+            "policy": REPO / "configs" / "collection_policy.yaml",
+            **changes,
+        }
     )
-    dataset = load_training_data(cfg)
-    result = train(cfg, dataset)
-    assert result.tracking_uri == mlflow_server
-    assert tracking.alias_version(cfg.tracking.model_name, "champion") == result.version
-    children = tracking.child_runs(result.experiment_id, result.run_id)
-    assert sorted(children["tags.family"]) == ["logreg", "xgboost"]
-    # Artifacts went through the server into its own artifact store, not the local folder.
-    assert any((tmp_path / "server-artifacts").rglob("MLmodel"))
-    assert not (tmp_path / "mlflow").exists()
-    model = tracking.load_model(f"models:/{cfg.tracking.model_name}@champion")
-    assert np.isfinite(model.predict_proba(dataset.X.head(50))).all()
 
 
-def test_unreachable_server_fails_fast_and_logs_nothing(tmp_path, monkeypatch):
-    url = f"http://127.0.0.1:{_free_port()}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    cfg = quick_config(tmp_path)
+def test_train_register_promote_and_score_through_a_postgres_server(server, postgres, tmp_path):
+    cfg = _config(tmp_path, "pg-risk")
+    cfg = cfg.model_copy(update={"promotion": cfg.promotion.model_copy(update={"auto": False})})
+    result = train(cfg, load_training_data(cfg))
+    assert result.tracking_uri == server.url
+    assert tracking.alias_version("pg-risk", tracking.CHAMPION) is None
+    decision, version = promote(cfg)
+    assert decision.promote and version == result.version
+    assert tracking.alias_version("pg-risk", tracking.CHAMPION) == version
+
+    # Scored with the model the server hands out (artifacts through the server).
+    book = tmp_path / "book.parquet"
+    simulate_book(800, seed=9).to_parquet(book, index=False)
+    scored = score_book(book, tmp_path / "scores", "2026-03-31", "models:/pg-risk@champion", cfg)
+    assert scored.manifest["model"]["version"] == version
+    assert len(pd.read_parquet(scored.partition / SCORES_FILE)) == 800
+
+    # The runs, the registered version and its alias are rows in PostgreSQL.
+    runs = postgres.query(
+        "SELECT r.name, r.status FROM runs r JOIN experiments e "
+        "ON r.experiment_id = e.experiment_id WHERE e.name = 'pg-risk'"
+    )
+    names = {line.split("|")[0] for line in runs}
+    assert {"logreg", "xgboost"} <= names  # the family runs
+    assert any(name.startswith("train-") for name in names)  # and their parent
+    assert all(line.endswith("|FINISHED") for line in runs)
+    aliases = postgres.query("SELECT alias, version FROM registered_model_aliases "
+                             "WHERE name = 'pg-risk'")  # fmt: skip
+    assert f"champion|{version}" in aliases
+    assert not (tmp_path / "mlflow").exists()  # nothing went to a local store
+
+
+def test_server_stopped_before_training_fails_fast_and_loses_nothing(server, tmp_path):
+    cfg = _config(tmp_path, "stopped-risk")
+    keep = cfg.output_dir / "earlier-run.txt"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("an earlier local result")
+    server.stop()
     started = time.monotonic()
-    with pytest.raises(tracking.TrackingError, match=f"{url} is not reachable"):
+    with pytest.raises(tracking.TrackingError, match=f"{server.url} is not reachable"):
         train(cfg, load_training_data(cfg))
     assert time.monotonic() - started < 10
-    assert not cfg.output_dir.exists()
+    assert keep.read_text() == "an earlier local result"
+    assert [p.name for p in cfg.output_dir.iterdir()] == ["earlier-run.txt"]
+
+
+class _StopServerAt(Reporter):
+    def __init__(self, server: MlflowServer, stage: str):
+        self.server, self.at = server, stage
+
+    def stage(self, text: str) -> None:
+        if text.startswith(self.at):
+            self.server.stop()
+
+
+def test_server_stopped_mid_run_names_what_was_and_was_not_logged(server, tmp_path):
+    cfg = _config(tmp_path, "midrun-risk")
+    with pytest.raises(tracking.TrackingError) as err:
+        train(cfg, load_training_data(cfg), _StopServerAt(server, "Refitting champion"))
+    message = str(err.value)
+    assert f"{server.url} failed while logging portfolio analytics" in message
+    assert "Logged: the 'logreg' run, the 'xgboost' run." in message
+    assert (
+        "Not logged: portfolio analytics, the parent run's config, metrics and plots, "
+        "the champion model and its registry version." in message
+    )
+    # Everything is kept locally, in the folder the message names.
+    local = Path(message.split("kept locally in ")[1].rstrip("."))
+    assert (local / "comparison.csv").exists() and (local / "portfolio").is_dir()
+    assert tracking._mlflow().active_run() is None  # the process can start another run
