@@ -52,11 +52,12 @@ lint: setup ## Lint and check formatting
 format: setup ## Fix lint and formatting in place
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: setup ## Run the benchmarks (~15 min); record results in docs/benchmarks.md
+bench: setup ## Run the benchmarks (~30 min); record results in docs/benchmarks.md
 	$(BIN)/python benchmarks/train_taiwan.py
 	$(BIN)/python benchmarks/shap_speed.py
 	test -d data/mlflow || $(MAKE) train   # scoring needs a champion
-	$(BIN)/python benchmarks/score_book.py --rows 1000000 --repeats 2
+	$(BIN)/python benchmarks/score_book.py --rows 1000000 10000000 --repeats 2
+	$(BIN)/python benchmarks/score_spark.py --rows 10000000
 
 bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `make bench` compares with it
 

@@ -274,6 +274,12 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     timings: dict = field(default_factory=dict)
 
+    @property
+    def needed(self) -> list[str]:
+        """Input columns every file must have: the id, then the model's."""
+        reference = self.scorer_args["reference"]
+        return [reference["id"], *(c["name"] for c in reference["columns"])]
+
     def scorer(self, duplicated) -> BatchScorer:
         """The batch scorer of this run, given the ids that occur more than once."""
         return BatchScorer(**self.scorer_args, duplicated=duplicated)
@@ -313,10 +319,9 @@ def start_run(
         BatchScorer(**scorer_args, duplicated=[])
     run = Run(input_path, output, as_of, model_uri, cfg, scorer_args, [], [], [], started)
     run.lap("resolve_model_s")
-    needed = [reference["id"], *(c["name"] for c in reference["columns"])]
     numeric = {c["name"] for c in reference["columns"] if c["kind"] == "numeric"}
     run.files = _input_files(input_path)
-    run.opened = [_open(f, needed, numeric, cfg.scoring.batch_rows) for f in run.files]
+    run.opened = [_open(f, run.needed, numeric, cfg.scoring.batch_rows) for f in run.files]
     run.extra_columns = sorted({c for _, extra in run.opened for c in extra})
     return run
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import Config, HistoryConfig
-from pipeline.estimator import history_feature_names
+from pipeline.estimator import derive_history, history_feature_names
 from pipeline.explain import ModelExplainer
 from pipeline.io import coerce_types
 from pipeline.lean_model import LeanModel
@@ -189,11 +189,6 @@ class BatchScorer:
         if self.reasons:
             self.explainer = self._explainer()
 
-    @property
-    def needed(self) -> list[str]:
-        """Input columns a batch must have: the id, then the model's."""
-        return [self.id, *(c["name"] for c in self.specs)]
-
     def score(
         self, batch: pa.RecordBatch, rows: np.ndarray
     ) -> tuple[pa.Table, pa.Table, BatchStats]:
@@ -272,13 +267,10 @@ class BatchScorer:
             derived = None
         feats = None
         if self.history is not None:
-            names = history_feature_names(self.history)
             if derived is None:
-                from pipeline.estimator import derive_history
-
                 feats = derive_history(pd.DataFrame(numeric, columns=self.numeric), self.history)
             else:
-                feats = pd.DataFrame(derived, columns=names)
+                feats = pd.DataFrame(derived, columns=history_feature_names(self.history))
         plan = collection_plan(
             pd.DataFrame(numeric, columns=self.numeric), p, self.plan_cfg, self.policy, feats
         )

@@ -90,7 +90,6 @@ def score_book_spark(
 
     reference = run.scorer_args["reference"]
     id_col = reference["id"]
-    needed = [id_col, *(c["name"] for c in reference["columns"])]
     # Each row's position in the whole input, as the local engine numbers rows.
     first_row, rows_read = {}, 0
     for f in run.files:
@@ -101,7 +100,7 @@ def score_book_spark(
     check_size(run, rows_read, force)
     offsets = F.create_map(*[F.lit(x) for kv in first_row.items() for x in kv])
     book = spark.read.parquet(*[str(f) for f in run.files]).select(
-        *[F.col(f"`{c}`") for c in needed],
+        *[F.col(f"`{c}`") for c in run.needed],
         (offsets[F.col("_metadata.file_name")] + F.col("_metadata.row_index")).alias("_row"),
     )
     ids = F.col(f"`{id_col}`").cast("string")
