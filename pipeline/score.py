@@ -267,7 +267,7 @@ class Run:
     as_of: str
     model_uri: str
     cfg: Config
-    scorer_args: dict
+    scorer: BatchScorer
     files: list[Path]
     opened: list
     extra_columns: list[str]
@@ -277,12 +277,8 @@ class Run:
     @property
     def needed(self) -> list[str]:
         """Input columns every file must have: the id, then the model's."""
-        reference = self.scorer_args["reference"]
+        reference = self.scorer.reference
         return [reference["id"], *(c["name"] for c in reference["columns"])]
-
-    def scorer(self, duplicated) -> BatchScorer:
-        """The batch scorer of this run, given the ids that occur more than once."""
-        return BatchScorer(**self.scorer_args, duplicated=duplicated)
 
     def lap(self, name: str) -> None:
         """Record the seconds since the last lap as timing ``name``."""
@@ -306,7 +302,8 @@ def start_run(
     if reference["id"] is None:
         raise ScoringError("the model was trained without an id column; scoring needs one")
     reasons = cfg.explain.reasons_in_scores if reasons is None else reasons
-    scorer_args = dict(
+    # A model that cannot be explained (for reason codes) fails here, before any batch.
+    scorer = BatchScorer(
         name=name,
         version=version,
         model=model,
@@ -315,9 +312,7 @@ def start_run(
         as_of=as_of,
         reasons=reasons,
     )
-    if reasons:  # a model that cannot be explained fails now, not in the first batch
-        BatchScorer(**scorer_args, duplicated=[])
-    run = Run(input_path, output, as_of, model_uri, cfg, scorer_args, [], [], [], started)
+    run = Run(input_path, output, as_of, model_uri, cfg, scorer, [], [], [], started)
     run.lap("resolve_model_s")
     numeric = {c["name"] for c in reference["columns"] if c["kind"] == "numeric"}
     run.files = _input_files(input_path)
@@ -360,9 +355,10 @@ def score_book(
     columns exist either way (null when off), so the output schema never changes.
     """
     run = start_run(input_path, output, as_of, model_uri, cfg, reasons)
-    rows_read, duplicated = _read_ids(run.files, run.opened, run.scorer_args["reference"]["id"])
+    scorer = run.scorer
+    rows_read, duplicated = _read_ids(run.files, run.opened, scorer.id)
     check_size(run, rows_read, force)
-    scorer = run.scorer(duplicated)
+    scorer.set_duplicated(duplicated)
     run.lap("validate_input_s")
 
     staging = new_staging(run)

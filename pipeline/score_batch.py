@@ -135,7 +135,8 @@ class BatchScorer:
     reasons : bool
         Whether to add reason codes (the columns exist, null, when off).
     duplicated : sequence of str
-        Ids that occur more than once in the whole input (found by the engine beforehand).
+        Ids that occur more than once in the whole input (the engine finds them beforehand;
+        see :meth:`set_duplicated`).
     """
 
     def __init__(
@@ -148,7 +149,7 @@ class BatchScorer:
         cfg: Config,
         as_of: str,
         reasons: bool,
-        duplicated,
+        duplicated=(),
     ):
         self.name, self.version, self.as_of = name, version, as_of
         self.model, self.reference, self.cfg = model, reference, cfg
@@ -164,12 +165,16 @@ class BatchScorer:
         self.policy = load_policy(cfg.policy, list(cfg.scorecard.bands))
         self.top_k = cfg.explain.top_k
         self.schema = scores_schema(self.top_k)
-        self.duplicated = pa.array(sorted(map(str, duplicated)), pa.string())
+        self.set_duplicated(duplicated)
         self.lean = LeanModel.compile(model, self.numeric, self.categorical)
         self.lean_checked = False
         self._lock = threading.Lock()
         self.reasons = reasons
         self.explainer = self._explainer() if reasons else None
+
+    def set_duplicated(self, ids) -> None:
+        """The ids that occur more than once in the whole input: their rows are rejected."""
+        self.duplicated = pa.array(sorted(map(str, ids)), pa.string())
 
     def _explainer(self) -> ModelExplainer:
         try:

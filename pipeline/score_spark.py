@@ -88,8 +88,8 @@ def score_book_spark(
     spark = spark or spark_session(cfg.scoring.spark)
     from pyspark.sql import functions as F
 
-    reference = run.scorer_args["reference"]
-    id_col = reference["id"]
+    scorer = run.scorer
+    id_col = scorer.id
     # Each row's position in the whole input, as the local engine numbers rows.
     first_row, rows_read = {}, 0
     for f in run.files:
@@ -107,7 +107,7 @@ def score_book_spark(
     duplicated = [
         r[0] for r in book.where(ids.isNotNull()).groupBy(ids).count().where("count > 1").collect()
     ]
-    scorer = run.scorer(duplicated)
+    scorer.set_duplicated(duplicated)
     run.lap("validate_input_s")
 
     staging = new_staging(run)
@@ -128,7 +128,7 @@ def score_book_spark(
             part = scored.where(F.col("_kind") == kind).select(*[F.col(f"`{c}`") for c in columns])
             part.write.option("compression", "zstd").parquet(str(staging / name))
             _tidy(staging / name)
-        stats = BatchStats.empty(reference)
+        stats = BatchStats.empty(scorer.reference)
         for row in scored.where(F.col("_kind") == "stats").select("_stats").collect():
             stats.add(BatchStats.from_json(row[0]))
     except BaseException as exc:
