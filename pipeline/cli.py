@@ -447,7 +447,7 @@ def score(
         if (engine.value if engine else cfg.scoring.engine) == "spark":
             from pipeline.score_spark import score_book_spark
 
-            console.print("Scoring with Spark (progress in the Spark logs)")
+            console.print("Scoring with Spark (Spark shows its stage progress below)")
             result = score_book_spark(*args, force=force, reasons=reasons)
         else:
             with _progress("scoring rows") as progress:

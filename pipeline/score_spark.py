@@ -60,7 +60,7 @@ def spark_session(cfg: SparkConfig):
     builder = SparkSession.builder.appName("delinq-score")
     if cfg.master:
         builder = builder.master(cfg.master)
-    for key, value in {"spark.ui.showConsoleProgress": "false", **cfg.conf}.items():
+    for key, value in cfg.conf.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
