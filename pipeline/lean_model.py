@@ -118,6 +118,8 @@ class LeanModel:
                 self.select = step.get_support(indices=True)
             else:
                 raise _Unknown
+        if not hasattr(self, "num_steps"):
+            raise _Unknown  # no preprocessing step: not a pipeline built by build_pipeline
 
     @classmethod
     def compile(cls, model, numeric: list[str], categorical: list[str]) -> LeanModel | None:
