@@ -525,8 +525,16 @@ def mlflow_server(
     Ctrl-C, which stops both. Point the team at it with
     MLFLOW_TRACKING_URI=http://127.0.0.1:PORT (or an SSH tunnel / reverse proxy to it).
     """
+    import signal
+
     from pipeline.server import LocalPostgres, MlflowServer, ServerError
 
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a plain `kill` (systemd, a supervisor) both stop PostgreSQL and the server.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         postgres = LocalPostgres(folder / "postgres", pg_port).start()
     except ServerError as exc:

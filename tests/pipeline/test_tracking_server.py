@@ -138,3 +138,39 @@ def test_server_stopped_mid_run_names_what_was_and_was_not_logged(server, tmp_pa
     local = Path(message.split("kept locally in ")[1].rstrip("."))
     assert (local / "comparison.csv").exists() and (local / "portfolio").is_dir()
     assert tracking._mlflow().active_run() is None  # the process can start another run
+
+
+def test_mlflow_server_command_starts_both_and_stops_both_on_sigterm(postgres):
+    """`make mlflow-server` (delinq mlflow-server), as a process, on its own cluster."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    root = Path(tempfile.mkdtemp(prefix="delinq-srv-"))
+    root.chmod(0o711)
+    port = free_port()
+    delinq = str(Path(sys.executable).with_name("delinq"))
+    command = [delinq, "mlflow-server", "--port", str(port), "--pg-port", str(free_port()),
+               "--dir", str(root)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in proc.stdout:  # until it says how to point clients at it
+            seen.append(line)
+            if "export MLFLOW_TRACKING_URI" in line:
+                break
+        assert f"MLFLOW_TRACKING_URI=http://127.0.0.1:{port}" in "".join(seen), "".join(seen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            assert r.status == 200
+        assert (root / "postgres" / "cluster" / "postmaster.pid").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "stopping" in output
+    assert not (root / "postgres" / "cluster" / "postmaster.pid").exists()  # PostgreSQL stopped
+    assert oct((root / "postgres" / "password").stat().st_mode & 0o777) == "0o600"
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
