@@ -1,9 +1,12 @@
 """The pipeline on the real public datasets in ../shared/data (skipped where absent)."""
 
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from pipeline.config import load_config
 from pipeline.io import load_dataset
+from pipeline.score import score_book
 from pipeline.train import train
 from tests.conftest import REPO, quick_config
 
@@ -38,6 +41,21 @@ def test_taiwan_sample_ranks_well(tmp_path, taiwan_path):
     result = train(cfg, small)
     assert result.comparison["roc_auc_mean"].min() > 0.72
     assert result.comparison["roc_auc_mean"].max() > 0.76
+
+    # The nightly scorer on the real file (CSV: every value parsed per row) with that model.
+    cfg = cfg.model_copy(update={"policy": REPO / "configs" / "collection_policy.yaml"})
+    uri = f"models:/{cfg.tracking.model_name}/{result.version}"
+    scored = score_book(taiwan_path, tmp_path / "scores", "2005-10-31", uri, cfg, reasons=True)
+    m = scored.manifest
+    assert m["rows"] == {"read": 30_000, "scored": 30_000, "rejected": 0}
+    assert m["predict_path"] == "lean" and m["extra_columns_ignored"] == ["default_next_month"]
+    scores = pd.read_parquet(scored.partition / "scores.parquet")
+    truth = pd.read_csv(taiwan_path, usecols=["ID", "default_next_month"])
+    both = scores.assign(ID=scores["id"].astype(int)).merge(truth, on="ID")
+    unseen = ~both["ID"].isin(dataset.ids.loc[sample])  # the 24,000 rows training never saw
+    assert roc_auc_score(both.loc[unseen, "default_next_month"], both.loc[unseen, "pd"]) > 0.76
+    assert set(scores["dpd_bucket"]) >= {"current", "1-30", "31-60"}
+    assert scores["reason_1"].dropna().str.contains(": ").all()
 
 
 def test_german_text_categoricals_and_string_target(tmp_path, german_path):
