@@ -281,9 +281,9 @@ class BatchScorer:
         )
         columns = {
             "id": ids,
-            "as_of_date": _repeat(self.as_of, n),
-            "model_name": _repeat(self.name, n),
-            "model_version": _repeat(self.version, n),
+            "as_of_date": repeat_text(self.as_of, n),
+            "model_name": repeat_text(self.name, n),
+            "model_version": repeat_text(self.version, n),
             "pd": plan["pd"].to_numpy(),
             "points": plan["points"].to_numpy(),
             "grade": _strings(plan["grade"].to_numpy()),
@@ -369,7 +369,8 @@ def _as_category(col: pa.Array, name: str) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
 
 
-def _repeat(value: str, n: int) -> pa.Array:
+def repeat_text(value: str, n: int) -> pa.Array:
+    """``value`` ``n`` times as an Arrow string array (one Python string, not ``n``)."""
     return pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
     ).cast(pa.string())

@@ -39,7 +39,7 @@ from pipeline.score import (
     new_staging,
     start_run,
 )
-from pipeline.score_batch import REJECTS_SCHEMA, BatchScorer, BatchStats
+from pipeline.score_batch import REJECTS_SCHEMA, BatchScorer, BatchStats, repeat_text
 
 _SPARK_TYPES = {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint"}
 
@@ -160,8 +160,8 @@ def _score_partition(shared, batches, union: pa.Schema):
         rows = batch.column("_row").to_numpy(zero_copy_only=False)
         scores, rejects, stats = scorer.score(batch, rows)
         parts = [
-            scores.append_column("_kind", pa.array(["score"] * scores.num_rows, pa.string())),
-            rejects.append_column("_kind", pa.array(["reject"] * rejects.num_rows, pa.string())),
+            scores.append_column("_kind", repeat_text("score", scores.num_rows)),
+            rejects.append_column("_kind", repeat_text("reject", rejects.num_rows)),
             pa.table({"_kind": ["stats"], "_stats": [stats.to_json()]}),
         ]
         table = pa.concat_tables(parts, promote_options="permissive").select(union.names)
