@@ -20,14 +20,18 @@ def chi2_binned(
     """Chi-square test of independence between each column (in quantile bins) and ``y``.
 
     Binning makes the test valid for continuous and negative values, unlike sklearn's
-    ``chi2``, which treats features as counts. A constant column gets statistic 0, p-value 1.
+    ``chi2``, which treats features as counts. A column with at most ``max_bins`` distinct
+    values is tested level by level: quantile edges would put a rare flag's ones in the same
+    bin as its zeros. A constant column gets statistic 0, p-value 1.
     """
     classes, y = np.unique(y, return_inverse=True)
     stat, p = np.zeros(X.shape[1]), np.ones(X.shape[1])
     for j in range(X.shape[1]):
         col = X[:, j]
-        edges = np.unique(np.quantile(col, np.linspace(0, 1, max_bins + 1)[1:-1]))
-        bins = np.searchsorted(edges, col, side="right")
+        levels, bins = np.unique(col, return_inverse=True)
+        if len(levels) > max_bins:
+            edges = np.unique(np.quantile(col, np.linspace(0, 1, max_bins + 1)[1:-1]))
+            bins = np.searchsorted(edges, col, side="right")
         table = np.zeros((bins.max() + 1, len(classes)))
         np.add.at(table, (bins, y), 1)
         table = table[table.sum(axis=1) > 0]

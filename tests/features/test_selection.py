@@ -29,6 +29,16 @@ def test_chi2_separates_signal_from_noise():
     assert stat[3] == 0 and p[3] == 1  # constant column
 
 
+def test_chi2_tests_a_rare_flag_level_by_level():
+    # 5 % ones (below every interior decile), or 95 % ones: quantile bins would merge the levels.
+    rng = np.random.default_rng(1)
+    flag = (rng.random(5_000) < 0.05).astype(float)
+    y = np.where(flag == 1, rng.random(5_000) < 0.6, rng.random(5_000) < 0.2).astype(int)
+    stat, p = chi2_binned(np.column_stack([flag, 1 - flag, flag * 3 - 7]), y)
+    assert np.all(p < 1e-20)
+    np.testing.assert_allclose(stat, stat[0])
+
+
 def test_rules_and_report():
     X, y = _data()
     sel = FeatureSelector().fit(X, y)
