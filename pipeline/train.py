@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import RandomizedSearchCV
+from sklearn.model_selection import GridSearchCV
 
 from models.calibration import OOFCalibratedClassifier
 from models.candidates import DEFAULTS
@@ -93,8 +93,8 @@ def _flat_config(cfg: Config) -> dict[str, str]:
 def _family_params(cfg: Config, family: str, result: CVResult) -> dict:
     params = {**DEFAULTS[family], **getattr(cfg.models, family).params}
     params["search"] = cfg.models.search.method
-    chosen = [f.best_params for f in result.folds if f.best_params]
-    if chosen:
+    if cfg.models.search.method != "none":  # {} in a fold: the defaults won its search
+        chosen = [f.best_params for f in result.folds]
         params["best_params_by_fold"] = json.dumps(chosen, default=str)
     return params
 
@@ -120,7 +120,7 @@ def fit_champion(
     """Refit the champion family on every row and calibrate it on its out-of-fold scores."""
     columns = Columns(dataset.numeric, dataset.categorical)
     estimator = build_estimator(cfg, columns, family, positive_weight, memory)
-    if isinstance(estimator, RandomizedSearchCV):
+    if isinstance(estimator, GridSearchCV):
         # Search once more on all rows for the final hyper-parameters.
         search = clone(estimator).set_params(n_jobs=cfg.cv.n_jobs)
         search.fit(dataset.X, dataset.y)

@@ -56,3 +56,27 @@ def test_same_seed_gives_identical_cv_metrics(tmp_path, book):
         assert a.equals(b), family
         assert np.array_equal(first[family].oof, second[family].oof)
         assert first[family].confusion.sum() == len(ds.y)
+
+
+def test_search_weighs_the_defaults_against_sampled_candidates(tmp_path, book):
+    cfg = quick_config(tmp_path)
+    stumps = {"n_estimators": [1, 2], "max_depth": [1]}  # every sampled candidate is weak
+    cfg = cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(
+                update={
+                    "search": cfg.models.search.model_copy(
+                        update={"method": "random", "n_iter": 2}
+                    ),
+                    "xgboost": cfg.models.xgboost.model_copy(update={"space": stumps}),
+                }
+            )
+        }
+    )
+    ds = validate(book, cfg.data, "book")
+    search = build_estimator(cfg, Columns(ds.numeric, ds.categorical), "xgboost")
+    search.fit(ds.X, ds.y)
+    tried = search.cv_results_["params"]
+    assert tried[0] == {} and len(tried) == 3
+    assert {p["clf__n_estimators"] for p in tried[1:]} == {1, 2}
+    assert search.best_params_ == {}  # 500 regularised trees beat 1-2 stumps
