@@ -117,11 +117,13 @@ FAMILIES = {
     "no history": None,
     "status (DPD) only": ("status",),
     "+ balance & limit": ("status", "balance", "limit"),
-    "+ payments (all)": ("status", "balance", "limit", "payment"),
+    "+ payments": ("status", "balance", "limit", "payment"),
+    "+ month-by-month detail (all)": ("status", "balance", "limit", "payment", "detail"),
 }
+ALL_FAMILIES = FAMILIES["+ month-by-month detail (all)"]
 
 
-def _config_copy(workdir: Path, name: str, history: tuple | None = FAMILIES["+ payments (all)"]):
+def _config_copy(workdir: Path, name: str, history: tuple | None = ALL_FAMILIES):
     import yaml
 
     cfg = yaml.safe_load((REPO / "configs" / name).read_text())
@@ -131,14 +133,13 @@ def _config_copy(workdir: Path, name: str, history: tuple | None = FAMILIES["+ p
         cfg["data"]["history"] = {
             k: v for k, v in cfg["data"]["history"].items() if k in history or k == "status_unit"
         }
+        cfg["data"]["history"]["detail"] = "detail" in history
     path = workdir / name
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def train_run(
-    data: Path, quick: bool, history: tuple | None = FAMILIES["+ payments (all)"]
-) -> dict:
+def train_run(data: Path, quick: bool, history: tuple | None = ALL_FAMILIES) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         cfg = _config_copy(work, "taiwan.yaml", history)

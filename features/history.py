@@ -7,6 +7,8 @@ the raw columns pass through beside it (see :func:`features.build.history_step`)
 
 from __future__ import annotations
 
+import re
+
 import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -36,6 +38,35 @@ PAYMENT_FEATURES = (
     "pay_change",
 )
 PAYMENT_LIMIT_FEATURES = ("pay_to_limit",)
+# Month-by-month detail (``detail=True``): raw levels and spreads, and one value per month that
+# the summaries above average away. Worth +0.002 CV AUC on Taiwan (docs/benchmarks.md).
+STATUS_DETAIL = ("status_mean", "status_max")
+BALANCE_DETAIL = ("balance_mean", "balance_std")
+PAYMENT_DETAIL = ("payment_mean", "payment_std")
+
+
+# Which summary family each detail feature refines, by name (the count follows the history).
+DETAIL_FAMILIES = {
+    "status": re.compile(r"status_(mean|max)"),
+    "balance": re.compile(r"balance_(mean|std|change_\d+)"),
+    "limit": re.compile(r"headroom_\d+"),
+    "payment": re.compile(r"payment_(mean|std)|pay_ratio_\d+"),
+}
+
+
+def detail_names(n_balance: int, n_payment: int, has_limit: bool) -> list[str]:
+    """Names of the month-by-month detail features for a history layout (month 0 = newest)."""
+    names = list(STATUS_DETAIL)
+    if n_balance:
+        names += BALANCE_DETAIL
+        names += [f"balance_change_{i}" for i in range(n_balance - 1)]  # balance i - balance i+1
+        if has_limit:
+            names += [f"headroom_{i}" for i in range(n_balance)]  # limit - balance i
+    if n_payment:
+        names += PAYMENT_DETAIL
+        # paid i / statement i+1; month 0 is pay_ratio_latest already
+        names += [f"pay_ratio_{i}" for i in range(1, n_payment - 1)]
+    return names
 
 
 def dpd_bucket(status: np.ndarray, unit: str = "months") -> np.ndarray:
@@ -63,6 +94,8 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
         Whether the last column is the credit limit.
     status_unit : {"months", "days"}
         How the status columns count lateness.
+    detail : bool
+        Add the month-by-month detail features (:func:`detail_names`) after the summaries.
     """
 
     def __init__(
@@ -72,12 +105,14 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
         n_payment: int = 0,
         has_limit: bool = False,
         status_unit: str = "months",
+        detail: bool = True,
     ):
         self.n_status = n_status
         self.n_balance = n_balance
         self.n_payment = n_payment
         self.has_limit = has_limit
         self.status_unit = status_unit
+        self.detail = detail
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -110,6 +145,8 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
             names += PAYMENT_FEATURES
             if self.has_limit:
                 names += PAYMENT_LIMIT_FEATURES
+        if self.detail:
+            names += detail_names(self.n_balance, self.n_payment, self.has_limit)
         self.feature_names_out_ = np.array(names, dtype=object)
         return self
 
@@ -134,6 +171,7 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
             self.n_payment,
             self.has_limit,
             self.status_unit == "days",
+            bool(self.detail),
             len(self.feature_names_out_),
         )
 
@@ -147,7 +185,7 @@ class PaymentHistoryFeatures(TransformerMixin, BaseEstimator):
 # NumPy would otherwise run as dozens of whole-array passes. Scoring derives them for every
 # account every night, so this is on the hot path.
 @numba.njit(cache=True, nogil=True)
-def _derive(X, columns, n, n_balance, n_payment, has_limit, days, n_out):
+def _derive(X, columns, n, n_balance, n_payment, has_limit, days, detail, n_out):
     rows = X.shape[0]
     out = np.zeros((rows, n_out))
     bucket = np.zeros(n, dtype=np.int64)
@@ -251,10 +289,56 @@ def _derive(X, columns, n, n_balance, n_payment, has_limit, days, n_out):
             k += 7
             if has_limit:
                 out[r, k] = min(max(_ratio(now, limit, 0.0), 0.0), 2.0)
+                k += 1
+        if detail:
+            _detail(X, columns, r, n, n_balance, n_payment, has_limit, limit, out, k)
         for j in range(n_out):
             if not np.isfinite(out[r, j]):
                 out[r, j] = 0.0
     return out
+
+
+@numba.njit(inline="always")
+def _mean_std(X, columns, r, first, count):
+    total = square = 0.0
+    for i in range(count):
+        v = _zero_nan(X[r, columns[first + i]])
+        total += v
+        square += v * v
+    mean = total / count
+    return mean, np.sqrt(max(square / count - mean * mean, 0.0))
+
+
+@numba.njit(inline="always")
+def _detail(X, columns, r, n, n_balance, n_payment, has_limit, limit, out, k):
+    # Written in the order of detail_names(); missing values count as 0, like the summaries.
+    mean, top = 0.0, -np.inf
+    for i in range(n):
+        s = _zero_nan(X[r, columns[i]])
+        mean += s
+        top = max(top, s)
+    out[r, k] = mean / n
+    out[r, k + 1] = top
+    k += 2
+    if n_balance:
+        out[r, k], out[r, k + 1] = _mean_std(X, columns, r, n, n_balance)
+        k += 2
+        for i in range(n_balance - 1):
+            out[r, k] = _zero_nan(X[r, columns[n + i]]) - _zero_nan(X[r, columns[n + i + 1]])
+            k += 1
+        if has_limit:
+            for i in range(n_balance):
+                out[r, k] = limit - _zero_nan(X[r, columns[n + i]])
+                k += 1
+    if n_payment:
+        first = n + n_balance
+        out[r, k], out[r, k + 1] = _mean_std(X, columns, r, first, n_payment)
+        k += 2
+        for i in range(1, n_payment - 1):
+            paid = _zero_nan(X[r, columns[first + i]])
+            owed = _zero_nan(X[r, columns[n + i + 1]])
+            out[r, k] = min(max(_ratio(paid, owed, 1.0), 0.0), 2.0)
+            k += 1
 
 
 @numba.njit(inline="always")

@@ -78,9 +78,9 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
         chi2_max_p: float = 0.05,
         pearson: bool = True,
         min_target_corr: float = 0.0,
-        max_inter_corr: float = 0.95,
+        max_inter_corr: float = 0.99,
         tree_importance: bool = True,
-        min_importance_share: float = 0.1,
+        min_importance_share: float = 0.02,
         random_state: int = 0,
     ):
         self.chi2 = chi2

@@ -32,6 +32,8 @@ class HistoryConfig(_Strict):
     balance: list[str] = Field(default_factory=list)
     payment: list[str] = Field(default_factory=list)
     limit: str | None = None
+    # Month-by-month detail features next to the summaries (features.history.detail_names).
+    detail: bool = True
 
     def columns(self) -> list[str]:
         """Every column the history features read."""
@@ -84,9 +86,9 @@ class SelectionConfig(_Strict):
     chi2_max_p: float = Field(0.05, gt=0, le=1)
     pearson: bool = True
     min_target_corr: float = Field(0.0, ge=0, lt=1)
-    max_inter_corr: float = Field(0.95, gt=0, le=1)
+    max_inter_corr: float = Field(0.99, gt=0, le=1)
     tree_importance: bool = True
-    min_importance_share: float = Field(0.1, ge=0, lt=1)
+    min_importance_share: float = Field(0.02, ge=0, lt=1)
 
 
 class ImbalanceConfig(_Strict):

@@ -45,6 +45,7 @@ def _history_features(history: HistoryConfig) -> PaymentHistoryFeatures:
         n_payment=len(history.payment),
         has_limit=history.limit is not None,
         status_unit=history.status_unit,
+        detail=history.detail,
     )
 
 

@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 from features.history import (
     BALANCE_FEATURES,
     BUCKETS,
+    DETAIL_FAMILIES,
     LIMIT_FEATURES,
     PAYMENT_FEATURES,
     PAYMENT_LIMIT_FEATURES,
@@ -46,6 +47,12 @@ HISTORY_GROUPS = (
     | {f: "utilisation" for f in LIMIT_FEATURES}
     | {f: "payment_history" for f in (*PAYMENT_FEATURES, *PAYMENT_LIMIT_FEATURES)}
 )
+_DETAIL_GROUPS = {
+    "status": "status_history",
+    "balance": "balance_trend",
+    "limit": "utilisation",
+    "payment": "payment_history",
+}
 GROUP_LABELS = {
     "status_history": "repayment status history",
     "balance_trend": "balance trend",
@@ -98,6 +105,9 @@ def input_of(model_column: str, categorical: list[str]) -> str:
     """The input a person knows behind one model column."""
     if model_column in HISTORY_GROUPS:
         return HISTORY_GROUPS[model_column]
+    for family, name in DETAIL_FAMILIES.items():
+        if name.fullmatch(model_column):
+            return _DETAIL_GROUPS[family]
     if model_column.startswith("missingindicator_"):
         return model_column.removeprefix("missingindicator_")
     owners = [c for c in categorical if model_column.startswith(f"{c}_")]

@@ -86,6 +86,41 @@ def test_utilisation_payment_ratio_and_change():
     assert f["balance_trend"] == pytest.approx((500 - 2000) / np.mean([500, 1000, 2000]))
 
 
+def test_month_by_month_detail_by_hand():
+    f = _features(
+        [2, -1, 0, 1],
+        balance=[500, 1000, 2000, np.nan],
+        payment=[0, 100, 300, 50],
+        limit=[1000],
+    )
+    assert f["status_mean"] == pytest.approx((2 - 1 + 0 + 1) / 4)
+    assert f["status_max"] == 2
+    # a missing balance counts as 0, as in the summaries
+    assert f["balance_mean"] == pytest.approx(3500 / 4)
+    assert f["balance_std"] == pytest.approx(np.std([500, 1000, 2000, 0]))
+    assert [f[f"balance_change_{i}"] for i in range(3)] == [-500, -1000, 2000]
+    assert [f[f"headroom_{i}"] for i in range(4)] == [500, 0, -1000, 1000]
+    assert f["payment_mean"] == pytest.approx(450 / 4)
+    assert f["payment_std"] == pytest.approx(np.std([0, 100, 300, 50]))
+    # paid 1 / statement 2, paid 2 / statement 3 (nothing owed: ratio 1); month 0 is
+    # pay_ratio_latest
+    assert f["pay_ratio_1"] == pytest.approx(100 / 2000)
+    assert f["pay_ratio_2"] == pytest.approx(1.0)
+    assert "pay_ratio_0" not in f and "pay_ratio_3" not in f
+
+
+def test_detail_follows_the_layout_and_can_be_switched_off():
+    X = np.zeros((3, 7))  # 3 status months, 3 balances, a limit; no payments
+    names = PaymentHistoryFeatures(n_status=3, n_balance=3, has_limit=True).fit(X)
+    detail = [n for n in names.get_feature_names_out() if n not in _features([0, 0, 0])]
+    assert "headroom_2" in detail and "balance_change_1" in detail
+    assert not any(n.startswith(("payment_", "pay_ratio")) for n in detail)
+    off = PaymentHistoryFeatures(n_status=3, n_balance=3, has_limit=True, detail=False).fit(X)
+    summaries = set(off.get_feature_names_out())
+    assert not summaries & {"status_mean", "balance_mean", "headroom_0", "balance_change_0"}
+    np.testing.assert_array_equal(off.transform(X), names.transform(X)[:, : len(summaries)])
+
+
 def test_edge_cases_never_leak_nan_or_inf():
     X = np.array(
         [

@@ -92,6 +92,11 @@ def test_engineered_columns_map_back_to_inputs():
     cats = ["EDUCATION", "EDU"]
     assert input_of("util_max", cats) == "utilisation"
     assert input_of("months_delinquent", cats) == "status_history"
+    assert input_of("headroom_3", cats) == "utilisation"  # month-by-month detail
+    assert input_of("pay_ratio_12", cats) == "payment_history"
+    assert input_of("balance_change_0", cats) == "balance_trend"
+    assert input_of("status_max", cats) == "status_history"
+    assert input_of("headroom_latest", cats) == "headroom_latest"  # not a derived name
     assert input_of("missingindicator_AGE", cats) == "AGE"
     assert input_of("EDUCATION_3", cats) == "EDUCATION"  # longest owner wins
     assert input_of("EDUCATION_infrequent_sklearn", cats) == "EDUCATION"
