@@ -9,6 +9,7 @@ Sections (all by default):
   full       `delinq train` with nested search (target: every family >= baseline, champion
              >= 0.785, under 10 minutes)
   ablation   --quick with the history feature families added one at a time
+  splits     XGBoost CV AUC on three 5-fold splits, with one piece of the defaults taken back
   transfer   a model trained only on a simulated book, scored on the real data (AUC)
   simulator  rows/s of `delinq make-book` for 1M rows, against pandas writing the same frame
 
@@ -31,7 +32,16 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 DELINQ = str(Path(sys.executable).with_name("delinq"))
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "taiwan_credit_default.csv"
-SECTIONS = ("baselines", "pycaret", "quick", "full", "ablation", "transfer", "simulator")
+SECTIONS = (
+    "baselines",
+    "pycaret",
+    "quick",
+    "full",
+    "ablation",
+    "splits",
+    "transfer",
+    "simulator",
+)
 PYCARET_PYTHON = Path(os.environ.get("PYCARET_PYTHON", REPO / ".bench-pycaret" / "bin" / "python"))
 
 
@@ -149,6 +159,43 @@ def train_run(data: Path, quick: bool, history: tuple | None = ALL_FAMILIES) -> 
         return _train_cli(args, work)
 
 
+# What each piece of the 0.790 work is worth: today's defaults with one piece taken back.
+SPLIT_VARIANTS = {
+    "defaults": {},
+    "without month-by-month detail": {"detail": False},
+    "old selection (|r| 0.95, importance 10 %)": {
+        "selection": {"max_inter_corr": 0.95, "min_importance_share": 0.1}
+    },
+    "old XGBoost (subsample 0.8, colsample 0.5, lambda 10)": {
+        "xgboost": {"subsample": 0.8, "colsample_bytree": 0.5, "reg_lambda": 10.0}
+    },
+    "selection off": {"selection": {"chi2": False, "pearson": False, "tree_importance": False}},
+}
+
+
+def splits(data: Path, seeds: tuple[int, ...] = (42, 1, 2)) -> dict:
+    """XGBoost CV AUC on three 5-fold splits (seed 42 is delinq train's), per variant."""
+    from pipeline.config import load_config, with_overrides
+    from pipeline.estimator import Columns, build_pipeline
+    from pipeline.evaluate import cross_validate
+    from pipeline.io import load_dataset
+
+    base = load_config(REPO / "configs" / "taiwan.yaml")
+    ds = load_dataset(data, base.data)
+    out = {}
+    for name, change in SPLIT_VARIANTS.items():
+        history = base.data.history.model_copy(update={"detail": change.get("detail", True)})
+        cfg = with_overrides(base, data={"history": history}, selection=change.get("selection", {}))
+        xgb = cfg.models.xgboost.model_copy(update={"params": change.get("xgboost", {})})
+        cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"xgboost": xgb})})
+        pipe = build_pipeline(cfg, Columns(ds.numeric, ds.categorical), "xgboost")
+        out[name] = {}
+        for seed in seeds:
+            result = cross_validate({"xgboost": pipe}, ds.X, ds.y, 5, seed, 2)["xgboost"]
+            out[name][f"split_{seed}"] = round(result.summary()["roc_auc_mean"], 4)
+    return out
+
+
 def transfer(data: Path) -> dict:
     """Train on 30,000 simulated accounts only; score the real 30,000."""
     from sklearn.metrics import roc_auc_score
@@ -215,6 +262,8 @@ def main() -> None:
                 name: train_run(args.data, quick=True, history=fams)["auc"]
                 for name, fams in FAMILIES.items()
             }
+        elif section == "splits":
+            results[section] = splits(args.data)
         elif section == "transfer":
             results[section] = transfer(args.data)
         elif section == "simulator":
