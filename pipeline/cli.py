@@ -174,7 +174,7 @@ def train(
         "no search (--quick)"
         if cfg.models.search.method == "none"
         else (
-            f"randomised search, {cfg.models.search.n_iter} candidates x "
+            f"randomised search, the defaults and {cfg.models.search.n_iter} sampled candidates x "
             f"{cfg.models.search.inner_folds} inner folds inside each outer fold"
         )
     )
