@@ -56,8 +56,8 @@ def _ours(book: Path, out: Path, uri: str, reasons: bool) -> tuple[float, int]:
 
 def _run(command: list[str]) -> tuple[float, int]:
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
+    if proc.returncode != 0:  # negative: killed by that signal (-9: out of memory)
+        raise RuntimeError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
     seconds, rss = proc.stdout.strip().splitlines()[-1].split()
     return float(seconds), int(rss)
 
@@ -84,6 +84,7 @@ def main() -> None:
             subprocess.run([DELINQ, "make-book", "-n", str(rows), "-o", str(book), "--seed", "1"],
                            check=True, capture_output=True, cwd=REPO)  # fmt: skip
             runs = {"ours": [], "ours_with_reason_codes": [], "naive": []}
+            failed = {}
             if rows > args.reasons_max_rows:
                 del runs["ours_with_reason_codes"]
             for _ in range(args.repeats):
@@ -91,20 +92,27 @@ def main() -> None:
                 runs["ours"].append(_ours(book, out, args.model_uri, reasons=False))
                 if "ours_with_reason_codes" in runs:
                     runs["ours_with_reason_codes"].append(_ours(book, out, args.model_uri, True))
-                runs["naive"].append(
-                    _run([sys.executable, "-c", NAIVE, args.model_uri, str(book), tracking_uri])
-                )
+                try:
+                    runs["naive"].append(
+                        _run([sys.executable, "-c", NAIVE, args.model_uri, str(book), tracking_uri])
+                    )
+                except RuntimeError as err:  # a big book can exhaust memory on the naive path
+                    failed["naive"] = str(err).splitlines()[0]
             summary = {}
             for name, values in runs.items():
+                if not values:
+                    summary[name] = {"failed": failed[name]}
+                    continue
                 seconds = statistics.median(v[0] for v in values)
                 summary[name] = {
                     "median_seconds": round(seconds, 2),
                     "rows_per_s": round(rows / seconds),
                     "peak_rss_mb": round(max(v[1] for v in values) / 2**20),
                 }
-            summary["throughput_ratio_ours_over_naive"] = round(
-                summary["ours"]["rows_per_s"] / summary["naive"]["rows_per_s"], 2
-            )
+            if runs["naive"]:
+                summary["throughput_ratio_ours_over_naive"] = round(
+                    summary["ours"]["rows_per_s"] / summary["naive"]["rows_per_s"], 2
+                )
             results[rows] = summary
             print(rows, json.dumps(summary), flush=True)
     out = REPO / "data" / "bench" / "score_book.json"
