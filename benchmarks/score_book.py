@@ -41,7 +41,7 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 def _ours(book: Path, out: Path, uri: str, reasons: bool) -> tuple[float, int]:
     code = (
         "import sys, time, resource\n"
-        "from pipeline.cli import app\n"
+        "from delinq.pipeline.cli import app\n"
         "start = time.perf_counter()\n"
         "try:\n"
         f"    app(['score', '-i', {str(book)!r}, '-o', {str(out)!r}, '--as-of', '2026-01-01',"

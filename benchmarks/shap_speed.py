@@ -21,8 +21,8 @@ import pandas as pd
 import shap
 import xgboost as xgb
 
-from models.candidates import DEFAULTS
-from models.treeshap import TreeShap
+from delinq.models.candidates import DEFAULTS
+from delinq.models.treeshap import TreeShap
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiwan_credit_default.csv"
 MODELS = {

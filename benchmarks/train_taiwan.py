@@ -179,11 +179,11 @@ def splits(data: Path, seeds: tuple[int, ...] = (42, 1, 2)) -> dict:
 
     On the real Taiwan data, and on `make train`'s simulated book (20,000 accounts, seed 42).
     """
-    from pipeline.config import load_config, with_overrides
-    from pipeline.estimator import Columns, build_pipeline
-    from pipeline.evaluate import cross_validate
-    from pipeline.io import load_dataset, validate
-    from pipeline.simulate import simulate_book
+    from delinq.pipeline.book.io import load_dataset, validate
+    from delinq.pipeline.book.simulate import simulate_book
+    from delinq.pipeline.config import load_config, with_overrides
+    from delinq.pipeline.train.estimator import Columns, build_pipeline
+    from delinq.pipeline.train.evaluate import cross_validate
 
     taiwan = load_config(REPO / "configs" / "taiwan.yaml")
     simulated = load_config(REPO / "configs" / "train.yaml")
@@ -212,10 +212,10 @@ def transfer(data: Path) -> dict:
     """Train on 30,000 simulated accounts only; score the real 30,000."""
     from sklearn.metrics import roc_auc_score
 
-    from pipeline.config import load_config
-    from pipeline.estimator import Columns, build_pipeline
-    from pipeline.io import load_dataset, validate
-    from pipeline.simulate import simulate_book
+    from delinq.pipeline.book.io import load_dataset, validate
+    from delinq.pipeline.book.simulate import simulate_book
+    from delinq.pipeline.config import load_config
+    from delinq.pipeline.train.estimator import Columns, build_pipeline
 
     cfg = load_config(REPO / "configs" / "taiwan.yaml")
     real = load_dataset(data, cfg.data)
@@ -231,7 +231,7 @@ def transfer(data: Path) -> dict:
 
 def simulator(rows: int = 1_000_000) -> dict:
     """make-book throughput, against pandas writing the already-generated frame (I/O floor)."""
-    from pipeline.simulate import simulate_book, write_book
+    from delinq.pipeline.book.simulate import simulate_book, write_book
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

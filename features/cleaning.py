@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -68,3 +69,22 @@ class OutlierCapper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
         return np.clip(X, self.lower_bound_, self.upper_bound_)
+
+
+def coerce_types(X: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """Numeric columns to float64; categorical ones to object strings with NaN for missing.
+
+    One representation whatever pandas version or reader produced the frame: pandas 3 reads
+    text as the ``str`` dtype, pandas 2 as ``object``, Parquet as Arrow strings.
+    """
+    out = pd.DataFrame(index=X.index)
+    for col in X.columns:
+        if col in categorical:
+            values = X[col].astype(object)
+            notna = values.notna().to_numpy()
+            text = np.where(notna, values.astype(str).to_numpy(), np.nan)
+            # An explicit object Series: pandas 3 would otherwise infer its `str` dtype.
+            out[col] = pd.Series(text, index=X.index, dtype=object)
+        elif col in numeric:
+            out[col] = pd.to_numeric(X[col], errors="coerce").astype("float64")
+    return out

@@ -2,15 +2,19 @@
 
 The transformer receives the history columns in a fixed order (status months newest to oldest,
 then balances, then payments, then the credit limit) and returns only the derived features;
-the raw columns pass through beside it (see :func:`features.build.history_step`).
+the raw columns pass through beside it (see :func:`delinq.pipeline.train.estimator.history_step`).
+A history layout is anything with the fields of ``delinq.pipeline.config.HistoryConfig``
+(:class:`HistoryLayout`); :func:`derive_history` applies the features to a raw table by name.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 import numba
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -349,3 +353,41 @@ def _zero_nan(v):
 @numba.njit(inline="always")
 def _ratio(num, den, default):
     return num / den if den > 0 else default
+
+
+class HistoryLayout(Protocol):
+    """Where a table keeps its monthly history (``HistoryConfig`` is one)."""
+
+    status: list[str]
+    status_unit: str
+    balance: list[str]
+    payment: list[str]
+    limit: str | None
+    detail: bool
+
+    def columns(self) -> list[str]: ...
+
+
+def history_transformer(history: HistoryLayout) -> PaymentHistoryFeatures:
+    """The (unfitted) history-feature transformer for a layout."""
+    return PaymentHistoryFeatures(
+        n_status=len(history.status),
+        n_balance=len(history.balance),
+        n_payment=len(history.payment),
+        has_limit=history.limit is not None,
+        status_unit=history.status_unit,
+        detail=history.detail,
+    )
+
+
+def history_feature_names(history: HistoryLayout) -> list[str]:
+    """Names of the derived history features (they depend on the layout, not on data)."""
+    layout = np.zeros((2, len(history.columns())))
+    return list(history_transformer(history).fit(layout).get_feature_names_out())
+
+
+def derive_history(frame: pd.DataFrame, history: HistoryLayout) -> pd.DataFrame:
+    """The derived payment-history features of every row of a raw loan table, by name."""
+    derive = history_transformer(history)
+    values = derive.fit_transform(frame[history.columns()].to_numpy(dtype=float))
+    return pd.DataFrame(values, columns=derive.get_feature_names_out(), index=frame.index)

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from models.svm import binary_classes
+from delinq.models.svm import binary_classes
 
 EPS = 1e-6
 

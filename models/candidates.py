@@ -8,7 +8,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
-from models.svm import ApproxKernelSVC
+from delinq.models.svm import ApproxKernelSVC
 
 # Defaults are tuned-by-hand starting points that already beat the plain baselines; the spaces
 # are small on purpose: a 2-core machine searches them inside every outer fold.

@@ -11,7 +11,7 @@ A tree of depth ``D`` is cut at depth ``k = max(0, D - 3)``: each node at depth 
 *slice* whose pattern covers its ``k`` ancestors and at most 7 split nodes below it, so a table
 has at most ``2**(k + 7)`` rows. Models whose tables would not fit in ``max_table_mb`` (deep
 trees), categorical splits or non-tree boosters are refused with :class:`UnsupportedModel`;
-:class:`pipeline.explain` then falls back to XGBoost's own TreeSHAP.
+:class:`delinq.pipeline.explain.explainer` then falls back to XGBoost's own TreeSHAP.
 
 Values are the Shapley values of the path-dependent expectation (Lundberg et al. 2020), the
 same quantity ``shap.TreeExplainer`` and ``Booster.predict(pred_contribs=True)`` return; they

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.config import Config, ConfigError, load_config, with_overrides
-from pipeline.io import DataError, adapt_to_columns, read_table, validate
+from delinq.pipeline.book.io import DataError, adapt_to_columns, read_table, validate
+from delinq.pipeline.config import Config, ConfigError, load_config, with_overrides
 
 DEFAULT_CONFIG = Path("configs/train.yaml")
 
@@ -54,7 +54,7 @@ def _friendly_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from pipeline.tracking import TrackingError
+        from delinq.pipeline.registry.tracking import TrackingError
 
         try:
             return func(*args, **kwargs)
@@ -147,8 +147,8 @@ def train(
     family, prints and saves the comparison, refits and calibrates the champion, logs all to
     MLflow and registers it with alias 'challenger' (and 'champion' when the gates pass).
     """
-    from pipeline.train import load_training_data
-    from pipeline.train import train as run_training
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.train.job import train as run_training
 
     explicit = config is not None
     cfg = load_config(_config_path(config))
@@ -249,7 +249,7 @@ def make_book(
     Accounts have a latent risk; monthly repayment status follows a roll-rate chain; the
     target is default next month. Written in chunks, so ten million rows take seconds.
     """
-    from pipeline.simulate import write_book
+    from delinq.pipeline.book.simulate import write_book
 
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter(f"{out}: use a .parquet or .csv file name", param_hint="--out")
@@ -273,8 +273,8 @@ def analyze(
     Needs a monthly payment history (data.history in the config). Writes CSV tables and PNG
     charts (roll-rate heatmap, stacked aging bars, bad-rate bars) to --out.
     """
-    from pipeline.portfolio import analyze_portfolio
-    from pipeline.train import load_training_data
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.portfolio.job import analyze_portfolio
 
     cfg = _config_with_data(config, data)
     dataset = load_training_data(cfg)
@@ -313,8 +313,8 @@ def explain(
     (kept local: they show a person's values). Contributions are summed back to the input
     columns, with derived history features grouped (see pipeline/explain.py).
     """
-    from pipeline.explain_job import explain_champion
-    from pipeline.train import load_training_data
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.explain.job import explain_champion
 
     cfg = _config_with_data(config, data)
     if rows is not None:
@@ -359,9 +359,9 @@ def report(
     selection report, SHAP plots (made with `delinq explain` first if missing), aging and
     roll-rate views, and the drift summary of the last scoring run.
     """
-    from pipeline.explain_job import explain_champion
-    from pipeline.report import build_report
-    from pipeline.train import load_training_data
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.explain.job import explain_champion
+    from delinq.pipeline.report import build_report
 
     cfg = _config_with_data(config, data)
     uri = model_uri or cfg.scoring.model_uri
@@ -427,8 +427,9 @@ def score(
     """
     import datetime as dt
 
-    from pipeline.score import SanityError, ScoringError, score_book
-    from pipeline.tracking import TrackingError
+    from delinq.pipeline.registry.tracking import TrackingError
+    from delinq.pipeline.score.batch import ScoringError
+    from delinq.pipeline.score.local import SanityError, score_book
 
     try:
         cfg = load_config(_config_path(config))
@@ -445,7 +446,7 @@ def score(
         args = (input_path, output or cfg.scoring.output_dir, as_of)
         args += (model_uri or cfg.scoring.model_uri, cfg)
         if (engine.value if engine else cfg.scoring.engine) == "spark":
-            from pipeline.score_spark import score_book_spark
+            from delinq.pipeline.score.spark import score_book_spark
 
             console.print("Scoring with Spark (Spark shows its stage progress below)")
             result = score_book_spark(*args, force=force, reasons=reasons)
@@ -492,8 +493,8 @@ def promote(
     Gates: the challenger's CV AUC is at least promotion.min_auc and no worse than the current
     champion's minus promotion.tolerance. Exit code 3 when the gates refuse.
     """
-    from pipeline import tracking
-    from pipeline.promote import promote as run_promote
+    from delinq.pipeline.registry import tracking
+    from delinq.pipeline.registry.promote import promote as run_promote
 
     cfg = load_config(_config_path(config))
     tracking.connect(cfg.tracking)
@@ -527,7 +528,7 @@ def mlflow_server(
     """
     import signal
 
-    from pipeline.server import LocalPostgres, MlflowServer, ServerError
+    from delinq.pipeline.registry.server import LocalPostgres, MlflowServer, ServerError
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -560,7 +561,7 @@ def mlflow_server(
         postgres.stop()
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m pipeline.cli`
+def main() -> None:  # pragma: no cover - console entry for `python -m delinq.pipeline.cli`
     app(sys.argv[1:])
 
 

@@ -32,7 +32,7 @@ class HistoryConfig(_Strict):
     balance: list[str] = Field(default_factory=list)
     payment: list[str] = Field(default_factory=list)
     limit: str | None = None
-    # Month-by-month detail features next to the summaries (features.history.detail_names).
+    # Month-by-month detail features next to the summaries (delinq.features.history.detail_names).
     detail: bool = True
 
     def columns(self) -> list[str]:

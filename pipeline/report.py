@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import tracking
-from pipeline.config import Config
-from pipeline.score import MANIFEST_FILE
+from delinq.pipeline.config import Config
+from delinq.pipeline.registry import tracking
+from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
 
 METRICS = {
     "roc_auc": "ROC AUC",
@@ -93,12 +92,6 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def latest_manifest(scores_dir: Path) -> dict | None:
-    """The manifest of the most recent published scoring partition, if any."""
-    manifests = sorted(Path(scores_dir).glob(f"as_of_date=*/{MANIFEST_FILE}"))
-    return json.loads(manifests[-1].read_text()) if manifests else None
-
-
 def _drift_section(manifest: dict | None, scores_dir: Path) -> list[str]:
     parts = ["<h2>Drift of the last scoring run</h2>"]
     if manifest is None:
@@ -113,7 +106,7 @@ def _drift_section(manifest: dict | None, scores_dir: Path) -> list[str]:
     )
     psi = pd.Series(drift["input_psi"], name="PSI").sort_values(ascending=False).head(10)
     parts.append(_table(psi.to_frame().rename_axis("input")))
-    plot = scores_dir / f"as_of_date={manifest['as_of_date']}" / "drift.png"
+    plot = partition(scores_dir, manifest["as_of_date"]) / DRIFT_PLOT
     if plot.exists():
         parts.append(_img(plot, "Population stability index per input (training vs scored)"))
     return parts

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.config import Config, load_config
-from pipeline.simulate import simulate_book
+from delinq.pipeline.book.simulate import simulate_book
+from delinq.pipeline.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -68,7 +68,8 @@ def champion_env(tmp_path_factory):
 
     For the commands that read a registered champion: explain, report, the notebooks.
     """
-    from pipeline.train import load_training_data, train
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.train.job import train
 
     tmp = tmp_path_factory.mktemp("champion")
     config = tmp / "config.yaml"

@@ -2,11 +2,11 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from features.cleaning import OutlierCapper
-from features.history import PaymentHistoryFeatures
-from features.selection import FeatureSelector
-from models.calibration import OOFCalibratedClassifier
-from models.svm import ApproxKernelSVC
+from delinq.features.cleaning import OutlierCapper
+from delinq.features.history import PaymentHistoryFeatures
+from delinq.features.selection import FeatureSelector
+from delinq.models.calibration import OOFCalibratedClassifier
+from delinq.models.svm import ApproxKernelSVC
 
 
 def _expected_failures(estimator):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from features.cleaning import OutlierCapper
+from delinq.features.cleaning import OutlierCapper
 
 
 def test_quantile_bounds_learned_on_training_data_only():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.history import PaymentHistoryFeatures, dpd_bucket
+from delinq.features.history import PaymentHistoryFeatures, dpd_bucket
 
 
 def _features(status, balance=None, payment=None, limit=None):

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from features.selection import FeatureSelector, chi2_binned
+from delinq.features.selection import FeatureSelector, chi2_binned
 
 
 def _data(n=2_000, seed=0):

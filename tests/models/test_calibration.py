@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from models.calibration import OOFCalibratedClassifier
+from delinq.models.calibration import OOFCalibratedClassifier
 
 
 def _data(seed=0):

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.champion import choose_champion, promotion_decision
+from delinq.models.champion import choose_champion, promotion_decision
 
 
 def test_best_metric_wins_and_direction_respected():

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.scorecard import risk_grade, score_points
-from pipeline.config import ScorecardConfig
+from delinq.models.scorecard import risk_grade, score_points
+from delinq.pipeline.config import ScorecardConfig
 
 BANDS = ScorecardConfig().bands
 

@@ -7,7 +7,7 @@ import pytest
 import shap
 import xgboost as xgb
 
-from models.treeshap import TreeShap, UnsupportedModel
+from delinq.models.treeshap import TreeShap, UnsupportedModel
 
 
 def _data(n: int = 600, p: int = 6, seed: int = 0):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from delinq.pipeline.cli import app
 from tests.conftest import REPO
 
 runner = CliRunner()

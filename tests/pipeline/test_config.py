@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config, ConfigError, load_config
+from delinq.pipeline.config import Config, ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pipeline.config import load_config
-from pipeline.io import load_dataset
-from pipeline.score import score_book
-from pipeline.train import train
+from delinq.pipeline.book.io import load_dataset
+from delinq.pipeline.config import load_config
+from delinq.pipeline.score.local import score_book
+from delinq.pipeline.train.job import train
 from tests.conftest import REPO, quick_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.usefixtures("no_tracking_env")]

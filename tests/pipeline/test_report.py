@@ -8,9 +8,9 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.score import score_book
-from pipeline.simulate import simulate_book
+from delinq.pipeline.book.simulate import simulate_book
+from delinq.pipeline.cli import app
+from delinq.pipeline.score.local import score_book
 
 runner = CliRunner()
 

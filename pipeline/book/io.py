@@ -1,0 +1,211 @@
+"""Reading a loan table and validating it into features, target and ids.
+
+Every problem raises :class:`DataError` with a message naming the file and the column, and
+nothing is dropped silently: a row or column that cannot be used stops the run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from delinq.features.cleaning import coerce_types
+from delinq.pipeline.book.simulate import simulate_book
+from delinq.pipeline.config import Config, DataConfig
+
+TRUE_LIKE = {"1", "1.0", "true", "yes", "y", "bad", "default", "defaulted"}
+
+
+class DataError(ValueError):
+    """A loan table that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated loan table, split into model inputs, a 0/1 target and row ids."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    ids: pd.Series
+    numeric: list[str]
+    categorical: list[str]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bad_rate(self) -> float:
+        """Share of positive (bad) rows."""
+        return float(self.y.mean())
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every reader failure into a :class:`DataError`."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (0 bytes)")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"} or path.is_dir():
+            frame = pd.read_parquet(path)
+        elif suffix in {".csv", ".txt", ".gz"}:
+            frame = pd.read_csv(path, low_memory=False)
+        else:
+            raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file has no columns or rows") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read file ({type(exc).__name__}: {exc})") from None
+    if frame.empty:
+        raise DataError(f"{path}: file has a header but no rows")
+    return frame
+
+
+def _missing_column(source: str, column: str, role: str, frame: pd.DataFrame) -> DataError:
+    names = {str(c).lower(): str(c) for c in frame.columns}
+    close = difflib.get_close_matches(column.lower(), list(names), n=3, cutoff=0.5)
+    hint = [names[c] for c in close]
+    suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
+    return DataError(f"{source}: {role} column '{column}' not found{suggestion}")
+
+
+def encode_target(raw: pd.Series, positive_label: str | None, source: str) -> pd.Series:
+    """Map a two-valued target to 0/1, with ``positive_label`` (or 1/true) as the bad class."""
+    name = raw.name
+    if raw.isna().any():
+        rows = np.flatnonzero(raw.isna().to_numpy())[:5].tolist()
+        raise DataError(
+            f"{source}: target column '{name}' is empty in {int(raw.isna().sum())} rows "
+            f"(first at row positions {rows}); fill or remove them before training"
+        )
+    values = raw.astype(str).str.strip()
+    distinct = sorted(values.unique())
+    if len(distinct) != 2:
+        shown = ", ".join(distinct[:6]) + (" ..." if len(distinct) > 6 else "")
+        raise DataError(
+            f"{source}: target column '{name}' must have exactly two values, found "
+            f"{len(distinct)} ({shown})"
+        )
+    if positive_label is not None:
+        if str(positive_label) not in distinct:
+            raise DataError(
+                f"{source}: positive label '{positive_label}' does not occur in target column "
+                f"'{name}' (values: {', '.join(distinct)})"
+            )
+        positive = str(positive_label)
+    else:
+        likely = [v for v in distinct if v.lower() in TRUE_LIKE]
+        if len(likely) != 1:
+            raise DataError(
+                f"{source}: cannot tell which value of target column '{name}' means default "
+                f"({', '.join(distinct)}); pass --positive-label or set data.positive_label"
+            )
+        positive = likely[0]
+    return (values == positive).astype(np.int64).rename(name)
+
+
+def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
+    """Validate a raw loan table against the data config and split it into a :class:`Dataset`."""
+    if cfg.target not in frame.columns:
+        raise _missing_column(source, cfg.target, "target", frame)
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    y = encode_target(frame[cfg.target], cfg.positive_label, source)
+
+    if cfg.id is not None:
+        if cfg.id not in frame.columns:
+            raise _missing_column(source, cfg.id, "id", frame)
+        ids = frame[cfg.id]
+        dup = ids.duplicated(keep=False)
+        if dup.any() or ids.isna().any():
+            what = "duplicated" if dup.any() else "missing"
+            rows = np.flatnonzero((dup | ids.isna()).to_numpy())[:6].tolist()
+            raise DataError(
+                f"{source}: id column '{cfg.id}' has {what} values in "
+                f"{int((dup | ids.isna()).sum())} rows (row positions {rows})"
+            )
+    else:
+        ids = pd.Series(np.arange(len(frame)), name="row")
+
+    unknown = [c for c in cfg.drop if c not in frame.columns]
+    if unknown:
+        raise DataError(f"{source}: columns to drop not found: {', '.join(unknown)}")
+    X = frame.drop(columns=[c for c in [cfg.target, cfg.id, *cfg.drop] if c is not None])
+    if X.shape[1] == 0:
+        raise DataError(f"{source}: no feature columns left besides target and id")
+    empty = [c for c in X.columns if X[c].isna().all()]
+    if empty:
+        raise DataError(f"{source}: column(s) entirely empty: {', '.join(empty)}")
+
+    missing_cat = [c for c in cfg.categorical if c not in X.columns]
+    if missing_cat:
+        raise _missing_column(source, missing_cat[0], "categorical", frame)
+    categorical = [
+        c for c in X.columns if c in cfg.categorical or not pd.api.types.is_numeric_dtype(X[c])
+    ]
+    numeric = [c for c in X.columns if c not in categorical]
+    if cfg.history is not None:
+        for col in cfg.history.columns():
+            if col not in X.columns:
+                raise _missing_column(source, col, "history", frame)
+            if col not in numeric:
+                bad = int(pd.to_numeric(X[col], errors="coerce").isna().sum() - X[col].isna().sum())
+                raise DataError(
+                    f"{source}: history column '{col}' must be numeric; {bad} values are not"
+                )
+    X = coerce_types(X, numeric, categorical)
+    return Dataset(
+        X=X.reset_index(drop=True),
+        y=y.reset_index(drop=True),
+        ids=ids.reset_index(drop=True),
+        numeric=numeric,
+        categorical=categorical,
+        source=source,
+    )
+
+
+def load_dataset(path: Path, cfg: DataConfig) -> Dataset:
+    """Read ``path`` and validate it with ``cfg``."""
+    return validate(read_table(path), cfg, str(path))
+
+
+def adapt_to_columns(cfg: DataConfig, columns: list[str]) -> tuple[DataConfig, list[str]]:
+    """Drop dataset-specific settings whose columns are absent; return the notes on what changed.
+
+    Lets ``--data foo.csv --target y`` run with the default config on a table it was not
+    written for.
+    """
+    notes: list[str] = []
+    present = set(columns)
+    update: dict = {}
+    if cfg.id is not None and cfg.id not in present:
+        notes.append(f"id column '{cfg.id}' not in data: rows are identified by position")
+        update["id"] = None
+    categorical = [c for c in cfg.categorical if c in present]
+    if categorical != cfg.categorical:
+        notes.append("categorical columns not in data were ignored")
+        update["categorical"] = categorical
+    drop = [c for c in cfg.drop if c in present]
+    if drop != cfg.drop:
+        update["drop"] = drop
+    if cfg.history is not None and not set(cfg.history.columns()) <= present:
+        notes.append("history columns not in data: payment-history features are skipped")
+        update["history"] = None
+    return cfg.model_copy(update=update), notes
+
+
+def load_training_data(cfg: Config) -> Dataset:
+    """The configured loan table, or a simulated book when no path is given."""
+    if cfg.data.path is not None:
+        return load_dataset(cfg.data.path, cfg.data)
+    rows, seed = cfg.data.simulate_rows, cfg.seed
+    return validate(
+        simulate_book(rows, seed), cfg.data, f"simulated book ({rows:,} rows, seed {seed})"
+    )

@@ -1,0 +1,240 @@
+"""Collection segments and the collection policy: segment x grade x DPD bucket -> action.
+
+The policy file lists rules in order; the first rule that matches an account decides
+(explicit precedence). Loading validates it: unknown names fail, every combination must be
+covered, and a rule that can never apply (shadowed by earlier ones) is an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from delinq.features.history import BUCKETS, derive_history
+from delinq.models.scorecard import risk_grade, score_points
+from delinq.pipeline.config import Config, ConfigError, HistoryConfig, SegmentConfig
+
+# Late accounts take the first of wilful / chronic / hardship that fits; current ones the first
+# of new_customer / large_exposure, else performing.
+SEGMENTS = ("wilful", "chronic", "hardship", "new_customer", "large_exposure", "performing")
+SEGMENT_MEANING = {
+    "wilful": "61+ days late, high PD, no payment for two months although the line has headroom",
+    "chronic": "recurring or long delinquency (capacity problem), often with high utilisation",
+    "hardship": "a first, short delinquency after a clean history",
+    "new_customer": "current, with fewer active months than segments.new_customer_months",
+    "large_exposure": "current, credit limit at or above segments.large_exposure",
+    "performing": "current and none of the above",
+}
+# Escalation ladder, mildest first.
+ACTIONS = (
+    "none",
+    "sms_reminder",
+    "email_reminder",
+    "call",
+    "repayment_plan",
+    "restructuring_offer",
+    "field_visit",
+    "legal",
+    "outsourced_collection",
+)
+
+
+def segment_accounts(
+    frame: pd.DataFrame,
+    history: HistoryConfig,
+    cfg: SegmentConfig,
+    pd_: np.ndarray | None = None,
+    feats: pd.DataFrame | None = None,
+) -> pd.Series:
+    """One collection segment per account, from history, exposure and (if given) risk.
+
+    Without ``pd_`` (portfolio analytics before any model) the high-PD condition of
+    ``wilful`` is left out. ``feats`` are the derived history features, if already computed.
+    """
+    feats = derive_history(frame, history) if feats is None else feats
+    late = feats["dpd_bucket"].to_numpy() >= 1
+    spell = feats["consecutive_delinquent"].to_numpy()
+    months_late = feats["months_delinquent"].to_numpy()
+    if history.payment and history.balance:
+        paid = frame[history.payment[:2]].to_numpy(dtype=float)
+        stopped = (np.nan_to_num(paid) <= 0).all(axis=1)
+    else:
+        stopped = np.ones(len(frame), dtype=bool)
+    util = feats["util_latest"].to_numpy() if "util_latest" in feats else np.zeros(len(frame))
+    high_pd = np.ones(len(frame), bool) if pd_ is None else np.asarray(pd_) >= cfg.high_pd
+
+    if cfg.tenure is not None:
+        active = frame[cfg.tenure].to_numpy(dtype=float)
+    else:
+        status = frame[history.status].to_numpy(dtype=float)
+        active = (~np.isnan(status) & (status != -2)).sum(axis=1)  # -2: card not used
+    limit = frame[history.limit].to_numpy(dtype=float) if history.limit else np.zeros(len(frame))
+
+    wilful = (
+        late
+        & (feats["dpd_bucket"].to_numpy() >= 3)
+        & high_pd
+        & stopped
+        & (util < cfg.high_utilisation)
+    )
+    hardship = late & (months_late <= 2) & (months_late == spell)  # one short spell, clean before
+    segment = np.select(
+        [
+            wilful,
+            late & ~hardship,
+            late,
+            active < cfg.new_customer_months,
+            limit >= cfg.large_exposure,
+        ],
+        ["wilful", "chronic", "hardship", "new_customer", "large_exposure"],
+        default="performing",
+    )
+    return pd.Series(segment.astype(object), index=frame.index, name="segment", dtype=object)
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segment: str | list[str] = "*"
+    grade: str | list[str] = "*"
+    bucket: str | list[str] = "*"
+    action: str
+    priority: int = Field(ge=1, le=9)
+
+    @field_validator("segment", "grade", "bucket")
+    @classmethod
+    def _as_list(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+class _PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: list[_Rule] = Field(min_length=1)
+
+
+class Policy:
+    """A validated collection policy, flattened into a lookup over every combination."""
+
+    def __init__(self, table: pd.DataFrame, source: str):
+        self.table = table  # index (segment, grade, bucket) -> action, priority, rule
+        self.source = source
+        # Table row of each combination, by the mixed-radix number of its level codes.
+        self._rows = np.empty(len(table), dtype=np.int64)
+        self._rows[self._position(table.index.codes)] = np.arange(len(table))
+        self._action = table["action"].to_numpy(dtype=object)
+        self._priority = table["priority"].to_numpy(dtype=np.int64)
+        self._rule = table["rule"].to_numpy(dtype=np.int64)
+
+    def _position(self, codes) -> np.ndarray:
+        position = np.zeros(len(codes[0]), dtype=np.int64)
+        for level, code in zip(self.table.index.levels, codes, strict=True):
+            position = position * len(level) + np.asarray(code, dtype=np.int64)
+        return position
+
+    def decide(self, segment, grade, bucket) -> pd.DataFrame:
+        """Action, priority and deciding rule number for each account."""
+        codes = []
+        for level, values in zip(self.table.index.levels, (segment, grade, bucket), strict=True):
+            codes.append(level.get_indexer(pd.Index(values, dtype=object)))
+            if (codes[-1] < 0).any():
+                raise ValueError(f"no policy row for {np.asarray(values)[codes[-1] < 0][0]!r}")
+        rows = self._rows[self._position(codes)]
+        return pd.DataFrame(
+            {
+                "action": pd.Series(self._action[rows], dtype=object),
+                "priority": self._priority[rows],
+                "rule": self._rule[rows],
+            }
+        )
+
+
+def load_policy(path: Path, grades: list[str]) -> Policy:
+    """Read and validate a policy file against the known segments, ``grades`` and buckets."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+        parsed = _PolicyFile.model_validate(raw)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: collection policy not found") from None
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path}: invalid collection policy: {exc}") from None
+
+    known = {"segment": SEGMENTS, "grade": tuple(grades), "bucket": BUCKETS}
+    for i, rule in enumerate(parsed.rules, start=1):
+        for field, names in known.items():
+            unknown = [v for v in getattr(rule, field) if v != "*" and v not in names]
+            if unknown:
+                raise ConfigError(
+                    f"{path}: rule {i}: unknown {field} {', '.join(map(repr, unknown))} "
+                    f"(known: {', '.join(names)})"
+                )
+        if rule.action not in ACTIONS:
+            raise ConfigError(
+                f"{path}: rule {i}: unknown action {rule.action!r} (known: {', '.join(ACTIONS)})"
+            )
+
+    rows, used = [], set()
+    for combo in itertools.product(SEGMENTS, grades, BUCKETS):
+        for i, rule in enumerate(parsed.rules, start=1):
+            if all(
+                "*" in getattr(rule, field) or value in getattr(rule, field)
+                for field, value in zip(known, combo, strict=True)
+            ):
+                rows.append((*combo, rule.action, rule.priority, i))
+                used.add(i)
+                break
+        else:
+            raise ConfigError(
+                f"{path}: no rule covers segment={combo[0]}, grade={combo[1]}, "
+                f"bucket={combo[2]}; add a rule (a last catch-all rule with '*' covers the rest)"
+            )
+    shadowed = sorted(set(range(1, len(parsed.rules) + 1)) - used)
+    if shadowed:
+        raise ConfigError(
+            f"{path}: rule(s) {', '.join(map(str, shadowed))} never apply: earlier rules "
+            "already cover everything they match (first match wins)"
+        )
+    table = pd.DataFrame(rows, columns=["segment", "grade", "bucket", "action", "priority", "rule"])
+    return Policy(table.set_index(["segment", "grade", "bucket"]), str(path))
+
+
+def collection_plan(
+    frame: pd.DataFrame,
+    pd_: np.ndarray,
+    cfg: Config,
+    policy: Policy,
+    feats: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Points, grade, DPD bucket, segment, action and priority for each scored account.
+
+    The one function the nightly scorer calls after predicting ``pd_`` for ``frame``.
+    ``feats`` are the derived history features, if already computed.
+    """
+    sc = cfg.scorecard
+    points = score_points(pd_, sc.base_score, sc.base_odds, sc.pdo)
+    grades = risk_grade(points, sc.bands)
+    history = cfg.data.history
+    if history is None:
+        raise ConfigError("a collection plan needs data.history (the DPD bucket comes from it)")
+    feats = derive_history(frame, history) if feats is None else feats
+    bucket = np.array(BUCKETS, dtype=object)[feats["dpd_bucket"].to_numpy(dtype=np.int64)]
+    segment = segment_accounts(frame, history, cfg.segments, pd_, feats)
+    decided = policy.decide(segment.to_numpy(), grades, bucket)
+    text = {"grade": grades, "dpd_bucket": bucket, "segment": segment.to_numpy()}
+    return pd.DataFrame(
+        {
+            "pd": np.asarray(pd_, dtype=float),
+            "points": points,
+            # Explicitly object: pandas 3 would otherwise convert every label to its str dtype.
+            **{k: pd.Series(v, index=frame.index, dtype=object) for k, v in text.items()},
+            "action": pd.Series(decided["action"].to_numpy(), index=frame.index, dtype=object),
+            "priority": decided["priority"].to_numpy(),
+        },
+        index=frame.index,
+    )

@@ -1,0 +1,247 @@
+"""The scoring reference: what a model expects at scoring time, saved with it at training time.
+
+This is the one contract between training and scoring. :class:`ScoringReference` is a frozen,
+typed model, validated when it is read, like the config. It holds the input schema (columns,
+numeric or categorical, sign, allowed status codes, hashes of known levels), the id column,
+the history layout, drift bins (deciles of every input and of the score on the training data,
+for the population stability index) and the explanation background (aggregates only).
+
+The bin counting lives here too: training fills the bins, scoring counts a book into the same
+bins (:mod:`delinq.pipeline.score.drift` turns the counts into PSI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import numba
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from delinq.pipeline.config import HistoryConfig
+from delinq.pipeline.registry.tracking import TrackingError
+
+REFERENCE_FILE = "scoring_reference.json"
+MAX_LEVELS = 50
+MIN_LEVEL_ROWS = 10
+
+
+class ReferenceError(TrackingError):
+    """A registered model whose scoring reference is missing or does not validate."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bins(_Frozen):
+    """Drift bins: the share of training rows per bin (numeric: decile ``edges`` + missing)."""
+
+    expected: list[float]
+    edges: list[float] | None = None  # numeric inputs and the score; categories have levels
+
+
+class InputSpec(_Frozen):
+    """One model input as training saw it."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    drift: Bins
+    # Categorical: the levels shared by many rows (drift bins), and a hash of every level seen.
+    levels: list[str] = []
+    known: list[str] | None = None  # None: saved before level hashes existed
+    # Numeric: negative values are rejected; status codes are whole numbers from code_min up.
+    non_negative: bool = False
+    code_min: int | None = None
+
+
+class ExplainBackground(_Frozen):
+    """Aggregates of the training rows in model space: the linear and SVM SHAP backgrounds."""
+
+    mean: list[float]
+    centroids: list[list[float]]
+
+
+class ScoringReference(_Frozen):
+    """Everything scoring needs to know about a model's inputs, saved beside the model."""
+
+    id: str | None
+    history: HistoryConfig | None
+    columns: list[InputSpec]
+    score_drift: Bins
+    explain: ExplainBackground | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """The model's input columns, in training order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def numeric(self) -> list[str]:
+        """The numeric inputs."""
+        return [c.name for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        """The categorical inputs."""
+        return [c.name for c in self.columns if c.kind == "categorical"]
+
+
+def _numeric_bins(values: np.ndarray) -> Bins:
+    finite = values[np.isfinite(values)]
+    edges = (
+        np.unique(np.quantile(finite, np.linspace(0.1, 0.9, 9))) if len(finite) else np.array([])
+    )
+    counts = bin_counts_numeric(values, edges)
+    return Bins(edges=edges.tolist(), expected=(counts / counts.sum()).tolist())
+
+
+def bin_counts_numeric(values: np.ndarray, edges) -> np.ndarray:
+    """Counts per decile bin, plus a last bin for missing values."""
+    values = np.asarray(values, dtype=float)
+    missing = np.isnan(values)
+    counts = np.bincount(
+        np.searchsorted(np.asarray(edges, dtype=float), values[~missing], side="right"),
+        minlength=len(edges) + 1,
+    )
+    return np.append(counts, missing.sum()).astype(float)
+
+
+def bin_counts_columns(X: np.ndarray, edges: list[list[float]]) -> list[np.ndarray]:
+    """:func:`bin_counts_numeric` of every column of ``X``, each against its own edges."""
+    width = max((len(e) for e in edges), default=0)
+    padded = np.full((len(edges), max(width, 1)), np.inf)
+    for j, e in enumerate(edges):
+        padded[j, : len(e)] = e
+    n_edges = np.array([len(e) for e in edges], dtype=np.int64)
+    counts = _bin_columns(np.asarray(X, dtype=np.float64), padded, n_edges)
+    return [np.append(counts[j, : n + 1], counts[j, -1]) for j, n in enumerate(n_edges)]
+
+
+# One pass over the rows for every column at once: the nightly scorer bins every input of
+# every account, and per-column searchsorted passes cost more than the model.
+@numba.njit(cache=True, nogil=True)
+def _bin_columns(X, edges, n_edges):
+    counts = np.zeros((X.shape[1], edges.shape[1] + 2))
+    for j in range(X.shape[1]):
+        for r in range(X.shape[0]):
+            v = X[r, j]
+            if np.isnan(v):
+                counts[j, -1] += 1  # the missing bin
+                continue
+            b = 0
+            while b < n_edges[j] and v >= edges[j, b]:  # side="right": a value on an edge goes up
+                b += 1
+            counts[j, b] += 1
+    return counts
+
+
+def level_hash(value: str) -> str:
+    """A short digest of a category level: lets scoring spot unseen levels without storing them."""
+    return hashlib.sha256(str(value).encode()).hexdigest()[:16]
+
+
+def count_unseen(values: pd.Series, known_hashes: set[str]) -> int:
+    """How many non-missing values are levels the training data never had."""
+    uniques = values.dropna().unique()
+    unseen = [u for u in uniques if level_hash(u) not in known_hashes]
+    return int(values.isin(unseen).sum()) if unseen else 0
+
+
+def bin_counts_categorical(values: pd.Series, levels: list[str]) -> np.ndarray:
+    """Counts per known level, plus 'other' and 'missing' bins."""
+    values = pd.Categorical(values)  # a no-op for categorical input (the scorer's)
+    per_value = np.bincount(values.codes[values.codes >= 0], minlength=len(values.categories))
+    index = pd.Index(levels).get_indexer(values.categories.astype(object))  # -1: not a level
+    counts = np.zeros(len(levels))
+    np.add.at(counts, index[index >= 0], per_value[index >= 0])
+    other = per_value[index < 0].sum()
+    return np.append(counts, [other, (values.codes < 0).sum()])
+
+
+def build_reference(
+    X: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    scores: np.ndarray,
+    id_column: str | None,
+    history: HistoryConfig | None,
+    explain: dict | None = None,
+) -> ScoringReference:
+    """The scoring reference of a model trained on ``X`` that scored ``scores`` on it.
+
+    ``history`` is the training config's history layout (its status columns get code sets);
+    ``explain`` the explanation background
+    (:func:`~delinq.pipeline.explain.explainer.background_stats`).
+    """
+    code_columns = history.status if history else []
+    columns = []
+    for col in X.columns:
+        if col in categorical:
+            counts = X[col].value_counts()
+            # Only levels shared by many rows: a free-text column must not leak a person's value.
+            levels = [str(v) for v in counts[counts >= MIN_LEVEL_ROWS].index[:MAX_LEVELS]]
+            expected = bin_counts_categorical(X[col], levels)
+            columns.append(
+                InputSpec(
+                    name=col,
+                    kind="categorical",
+                    levels=levels,
+                    known=sorted(level_hash(v) for v in counts.index),
+                    drift=Bins(expected=(expected / expected.sum()).tolist()),
+                )
+            )
+            continue
+        values = X[col].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        code_min = None
+        if col in code_columns and len(finite) and np.all(finite == np.round(finite)):
+            # Status codes: whole numbers from the lowest code seen up. Rarer, later codes
+            # (nine months late) are valid even when training never saw them.
+            code_min = int(finite.min())
+        columns.append(
+            InputSpec(
+                name=col,
+                kind="numeric",
+                drift=_numeric_bins(values),
+                non_negative=bool(len(finite) and finite.min() >= 0),
+                code_min=code_min,
+            )
+        )
+    return ScoringReference(
+        id=id_column,
+        history=history,
+        columns=columns,
+        score_drift=_numeric_bins(np.asarray(scores, dtype=float)),
+        explain=ExplainBackground(**explain) if explain is not None else None,
+    )
+
+
+def write_reference(reference: ScoringReference, directory: Path) -> Path:
+    """Write the reference as JSON into ``directory``; return the file."""
+    path = Path(directory) / REFERENCE_FILE
+    path.write_text(reference.model_dump_json(indent=1))
+    return path
+
+
+def read_reference(directory: Path) -> ScoringReference:
+    """Read and validate the reference saved beside a model.
+
+    A model registered without one, or with one this version cannot read, fails with a
+    message that says how to retrain.
+    """
+    path = Path(directory) / REFERENCE_FILE
+    retrain = "retrain the model with `delinq train` and promote it"
+    try:
+        return ScoringReference.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        raise ReferenceError(f"the model has no {REFERENCE_FILE}; {retrain}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ReferenceError(
+            f"the model's {REFERENCE_FILE} is not valid ({where}: {first['msg']}); {retrain}"
+        ) from None

@@ -1,0 +1,159 @@
+"""Assembling the one training pipeline: features -> preprocess -> resample -> select -> clf.
+
+The whole object is what cross-validation clones and fits per fold, so imputation, clip bounds,
+encodings, resampling and selection scores are learned from training folds only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GridSearchCV, ParameterSampler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from delinq.features.cleaning import OutlierCapper
+from delinq.features.history import history_feature_names, history_transformer
+from delinq.features.selection import FeatureSelector
+from delinq.models.candidates import make_classifier, search_space
+from delinq.models.search import SubsampledStratifiedKFold
+from delinq.pipeline.config import Config, HistoryConfig, ImbalanceConfig, PreprocessConfig
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column roles of a validated dataset."""
+
+    numeric: list[str]
+    categorical: list[str]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+def history_step(history: HistoryConfig, columns: Columns) -> ColumnTransformer:
+    """Derived payment-history features next to every raw column, as a DataFrame."""
+    step = ColumnTransformer(
+        [
+            ("history", history_transformer(history), history.columns()),
+            ("raw", "passthrough", columns.all),
+        ],
+        verbose_feature_names_out=False,
+    )
+    return step.set_output(transform="pandas")
+
+
+def preprocessor(numeric: list[str], categorical: list[str], cfg: PreprocessConfig):
+    """Cap, impute (with indicators) and scale numbers; impute and one-hot encode categories."""
+    out = cfg.outliers
+    numeric_steps = Pipeline(
+        [
+            ("cap", OutlierCapper(out.method, out.lower, out.upper, out.iqr_k)),
+            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    categorical_steps = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+            (
+                "encode",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    min_frequency=cfg.rare_category_share or None,
+                    max_categories=cfg.max_categories,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    transformers = []
+    if numeric:
+        transformers.append(("num", numeric_steps, numeric))
+    if categorical:
+        transformers.append(("cat", categorical_steps, categorical))
+    step = ColumnTransformer(transformers, verbose_feature_names_out=False)
+    return step.set_output(transform="pandas")
+
+
+def sampler(cfg: ImbalanceConfig, seed: int):
+    """The imbalanced-learn sampler for ``cfg.method``, or ``None``."""
+    kinds = {"smote": SMOTE, "random_under": RandomUnderSampler, "random_over": RandomOverSampler}
+    if cfg.method not in kinds:
+        return None
+    return kinds[cfg.method](sampling_strategy=cfg.sampling_strategy, random_state=seed)
+
+
+def build_pipeline(
+    cfg: Config, columns: Columns, family: str, positive_weight: float = 1.0, memory=None
+) -> Pipeline:
+    """The full training pipeline for one model family, unfitted."""
+    steps = []
+    numeric = list(columns.numeric)
+    if cfg.data.history is not None:
+        steps.append(("features", history_step(cfg.data.history, columns)))
+        numeric = history_feature_names(cfg.data.history) + numeric
+    steps.append(("preprocess", preprocessor(numeric, columns.categorical, cfg.preprocess)))
+    resample = sampler(cfg.imbalance, cfg.seed)
+    if resample is not None:
+        steps.append(("resample", resample))
+    sel = cfg.selection
+    steps.append(
+        (
+            "select",
+            FeatureSelector(
+                chi2=sel.chi2,
+                chi2_max_p=sel.chi2_max_p,
+                pearson=sel.pearson,
+                min_target_corr=sel.min_target_corr,
+                max_inter_corr=sel.max_inter_corr,
+                tree_importance=sel.tree_importance,
+                min_importance_share=sel.min_importance_share,
+                random_state=cfg.seed,
+            ),
+        )
+    )
+    family_cfg = getattr(cfg.models, family)
+    clf = make_classifier(
+        family,
+        family_cfg.params,
+        class_weight=cfg.imbalance.method == "class_weight",
+        positive_weight=positive_weight,
+        seed=cfg.seed,
+    )
+    steps.append(("clf", clf))
+    return Pipeline(steps, memory=memory)
+
+
+def build_estimator(
+    cfg: Config, columns: Columns, family: str, positive_weight: float = 1.0, memory=None
+):
+    """The pipeline, wrapped in a seeded randomised search when tuning is on (nested CV).
+
+    The search weighs the family's defaults (``best_params_ == {}``) against ``n_iter`` random
+    candidates, and keeps them on a tie: sampled candidates alone can all be worse than the
+    defaults, and on Taiwan they were (docs/benchmarks.md).
+    """
+    pipe = build_pipeline(cfg, columns, family, positive_weight, memory)
+    search = cfg.models.search
+    if search.method == "none":
+        return pipe
+    space = search_space(family, getattr(cfg.models, family).space)
+    grid_size = 1
+    for values in space.values():
+        grid_size *= len(values)
+    sampled = ParameterSampler(space, min(search.n_iter, grid_size), random_state=cfg.seed)
+    candidates = [{}] + [{f"clf__{k}": [v] for k, v in p.items()} for p in sampled]
+    return GridSearchCV(
+        pipe,
+        candidates,
+        scoring="roc_auc",
+        cv=SubsampledStratifiedKFold(search.inner_folds, search.max_rows, cfg.seed),
+        refit=True,
+        error_score="raise",
+    )

@@ -1,0 +1,316 @@
+"""Nightly scoring against a real model trained here, with every fault and its outcome."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from delinq.features.cleaning import coerce_types
+from delinq.pipeline.book.io import load_training_data
+from delinq.pipeline.book.simulate import simulate_book
+from delinq.pipeline.registry import tracking
+from delinq.pipeline.registry.load import load_registered
+from delinq.pipeline.score.batch import SCORES_SCHEMA, ScoringError, scores_schema
+from delinq.pipeline.score.drift import psi
+from delinq.pipeline.score.local import SanityError, score_book
+from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE, sha256
+from delinq.pipeline.train.job import train
+from tests.conftest import REPO, quick_config
+
+pytestmark = pytest.mark.slow
+URI = "models:/delinquency-risk@champion"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A champion trained on a small simulated book, in its own SQLite store."""
+    tmp = tmp_path_factory.mktemp("score")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    cfg = quick_config(tmp)
+    cfg = cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(update={"families": ["logreg", "xgboost"]}),
+            "policy": REPO / "configs" / "collection_policy.yaml",
+        }
+    )
+    result = train(cfg, load_training_data(cfg))
+    return cfg, result, tmp
+
+
+def _book(rows=3_000, seed=11):
+    return simulate_book(rows, seed=seed)
+
+
+def _parquet(tmp_path, frame, name="book.parquet"):
+    path = tmp_path / name
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
+    cfg, result, _ = env
+    out = tmp_path / "out"
+    res = score_book(_parquet(tmp_path, _book()), out, "2026-01-31", URI, cfg)
+    scores = pd.read_parquet(res.partition / SCORES_FILE)
+    assert list(scores.columns) == scores_schema(cfg.explain.top_k).names
+    assert scores.columns[: len(SCORES_SCHEMA)].tolist() == SCORES_SCHEMA.names
+    assert len(scores) == 3_000 and scores["id"].is_unique
+    # Every loan with a risk-raising input has a reason, in words, with its value.
+    assert scores["reason_1_code"].notna().mean() > 0.95
+    assert scores["reason_1"].dropna().str.contains(": ").all()
+    assert res.manifest["reason_codes"]["top_k"] == cfg.explain.top_k
+    assert scores["pd"].between(0, 1).all() and scores["action"].notna().all()
+    assert set(scores["model_version"]) == {result.version}
+    m = res.manifest
+    assert m["rows"] == {"read": 3_000, "scored": 3_000, "rejected": 0}
+    assert m["outputs"][SCORES_FILE]["sha256"] == sha256(res.partition / SCORES_FILE)
+    assert m["extra_columns_ignored"] == ["default_next_month"]
+    assert m["drift"]["status"] == "ok"
+    assert (res.partition / "drift.png").exists()
+    assert [p.name for p in out.iterdir()] == ["as_of_date=2026-01-31"]  # nothing staged left
+
+
+def test_scores_equal_the_registered_models_own_predictions(env, tmp_path):
+    cfg, _, _ = env
+    book = _book(2_000, seed=5)
+    res = score_book(_parquet(tmp_path, book), tmp_path / "out", "2026-01-31", URI, cfg)
+    assert res.manifest["predict_path"] == "lean"
+    tracking.connect(cfg.tracking)
+    _, _, model, reference = load_registered(URI)
+    columns = reference.names
+    numeric = reference.numeric
+    X = coerce_types(book[columns], numeric, [c for c in columns if c not in numeric])
+    scores = pd.read_parquet(res.partition / SCORES_FILE).set_index("id")
+    expected = model.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(scores.loc[book["ID"].astype(str), "pd"], expected, atol=1e-12)
+
+
+def test_rerun_gives_identical_bytes(env, tmp_path):
+    cfg, _, _ = env
+    book = _parquet(tmp_path, _book())
+    first = score_book(book, tmp_path / "out", "2026-01-31", URI, cfg)
+    before = {f: sha256(first.partition / f) for f in (SCORES_FILE, REJECTS_FILE)}
+    second = score_book(book, tmp_path / "out", "2026-01-31", URI, cfg)
+    assert {f: sha256(second.partition / f) for f in (SCORES_FILE, REJECTS_FILE)} == before
+
+
+def test_row_level_faults_go_to_rejects_with_reasons(env, tmp_path):
+    cfg, _, _ = env
+    book = _book(1_000).astype({"LIMIT_BAL": object, "ID": "Int64"})
+    book.loc[0, "ID"] = None
+    book.loc[[1, 2], "ID"] = 999_999  # duplicated: both rows rejected
+    book.loc[3, "LIMIT_BAL"] = -5_000.0
+    book.loc[4, "PAY_0"] = -7  # below the lowest status code
+    book.loc[5, "LIMIT_BAL"] = "twenty thousand"  # unparseable
+    book.loc[6, "EDUCATION"] = 42  # unseen category: scored, counted
+    book.to_csv(tmp_path / "book.csv", index=False)
+    res = score_book(tmp_path / "book.csv", tmp_path / "out", "2026-01-31", URI, cfg)
+    rejects = pd.read_parquet(res.partition / REJECTS_FILE).set_index("row")
+    assert rejects.loc[0, "reason"] == "missing_id"
+    assert rejects.loc[1, "reason"] == rejects.loc[2, "reason"] == "duplicate_id"
+    assert rejects.loc[3, "reason"] == "negative:LIMIT_BAL"
+    assert rejects.loc[4, "reason"] == "invalid_code:PAY_0"
+    assert rejects.loc[5, "reason"] == "unparseable:LIMIT_BAL"
+    m = res.manifest
+    assert m["rows"] == {"read": 1_000, "scored": 994, "rejected": 6}
+    assert m["rejects_by_reason"]["duplicate_id"] == 2
+    assert m["unseen_categories"] == {"EDUCATION": 1}
+    scores = pd.read_parquet(res.partition / SCORES_FILE)
+    assert "7" in set(scores["id"])  # row 6 (id 7), with the unseen category, was scored
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda f, p: f.drop(columns="PAY_0").to_parquet(p),
+            r"required column\(s\) missing: PAY_0",
+        ),
+        (lambda f, p: p.write_bytes(b""), "file is empty"),
+        (lambda f, p: p.write_bytes(_valid_bytes(f)[:300]), "cannot read file"),
+        (lambda f, p: f.assign(AGE=f["AGE"] > 30).to_parquet(p), "'AGE' has type bool"),
+    ],
+    ids=["missing-column", "empty", "truncated", "unsafe-type"],
+)
+def test_file_level_faults_publish_nothing(env, tmp_path, damage, message):
+    cfg, _, _ = env
+    out = tmp_path / "out"
+    good = score_book(_parquet(tmp_path, _book(), "good.parquet"), out, "2026-01-30", URI, cfg)
+    path = tmp_path / "bad.parquet"
+    damage(_book(), path)
+    with pytest.raises(ScoringError, match=message) as err:
+        score_book(path, out, "2026-01-31", URI, cfg)
+    assert "bad.parquet" in str(err.value)
+    assert sorted(p.name for p in out.iterdir()) == [good.partition.name]
+
+
+def test_malformed_csv_and_header_only_publish_nothing(env, tmp_path):
+    cfg, _, _ = env
+    book = _book(50)
+    text = book.to_csv(index=False).splitlines()
+    text[20] = text[20] + ",1,2,3"  # a row with too many fields
+    (tmp_path / "bad.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(ScoringError, match=r"bad\.csv: cannot read file"):
+        score_book(tmp_path / "bad.csv", tmp_path / "out", "2026-01-31", URI, cfg)
+    (tmp_path / "header.csv").write_text(text[0] + "\n")
+    with pytest.raises(ScoringError, match="header but no rows"):
+        score_book(tmp_path / "header.csv", tmp_path / "out", "2026-01-31", URI, cfg)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _valid_bytes(frame):
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def test_sanity_guard_refuses_a_shrunken_book_unless_forced(env, tmp_path):
+    cfg, _, _ = env
+    out = tmp_path / "out"
+    score_book(_parquet(tmp_path, _book(3_000)), out, "2026-01-30", URI, cfg)
+    small = _parquet(tmp_path, _book(500), "small.parquet")
+    with pytest.raises(SanityError, match="below 50% of the previous run's 3,000"):
+        score_book(small, out, "2026-01-31", URI, cfg)
+    assert not (out / "as_of_date=2026-01-31").exists()
+    assert (
+        score_book(small, out, "2026-01-31", URI, cfg, force=True).manifest["rows"]["read"] == 500
+    )
+
+
+def test_psi_flags_a_known_shift(env, tmp_path):
+    cfg, _, _ = env
+    assert psi([0.5, 0.5], np.array([50.0, 50.0])) == pytest.approx(0.0)
+    assert psi([0.5, 0.5], np.array([90.0, 10.0])) == pytest.approx(
+        (0.9 - 0.5) * np.log(0.9 / 0.5) + (0.1 - 0.5) * np.log(0.1 / 0.5)
+    )
+    shifted = _book().assign(LIMIT_BAL=lambda f: f["LIMIT_BAL"] * 5)
+    res = score_book(_parquet(tmp_path, shifted), tmp_path / "out", "2026-01-31", URI, cfg)
+    drift = res.manifest["drift"]
+    assert drift["input_psi"]["LIMIT_BAL"] >= 0.25 and "LIMIT_BAL" in drift["alert"]
+    assert drift["input_psi"]["AGE"] < 0.1 and drift["status"] == "alert"
+
+
+def test_alias_moved_mid_run_does_not_change_the_run(env, tmp_path):
+    cfg, result, _ = env
+    second = train(cfg, load_training_data(cfg.model_copy(update={"seed": 5})))
+    tracking.set_alias(cfg.tracking.model_name, "champion", result.version)
+    moved = []
+
+    def move_alias(_rows):
+        if not moved:
+            tracking.set_alias(cfg.tracking.model_name, "champion", second.version)
+            moved.append(True)
+
+    small_batches = cfg.model_copy(
+        update={"scoring": cfg.scoring.model_copy(update={"batch_rows": 1_000})}
+    )
+    res = score_book(
+        _parquet(tmp_path, _book()),
+        tmp_path / "out",
+        "2026-01-31",
+        URI,
+        small_batches,
+        on_batch=move_alias,
+    )
+    assert moved and res.manifest["model"]["version"] == result.version
+    scores = pd.read_parquet(res.partition / SCORES_FILE)
+    assert set(scores["model_version"]) == {result.version}
+    tracking.set_alias(cfg.tracking.model_name, "champion", result.version)
+
+
+def _score_config(tmp_path, store):
+    conf = tmp_path / "score.yaml"
+    conf.write_text(
+        json.dumps(
+            {
+                "policy": str(REPO / "configs" / "collection_policy.yaml"),
+                "scoring": {"batch_rows": 5_000},
+                "tracking": {"store_dir": str(store / "mlflow")},
+            }
+        )
+    )
+    return conf
+
+
+def test_cli_exit_codes(env, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from delinq.pipeline.cli import app
+
+    _, _, store = env
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    conf, out = _score_config(tmp_path, store), tmp_path / "out"
+    book = _parquet(tmp_path, _book())
+    run = CliRunner().invoke
+    ok = run(
+        app, ["score", "-i", str(book), "-o", str(out), "--as-of", "2026-01-30", "-c", str(conf)]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "Scored 3,000 of 3,000 rows" in ok.output and "Drift: ok" in ok.output
+    small = _parquet(tmp_path, _book(100), "small.parquet")
+    refused = run(
+        app, ["score", "-i", str(small), "-o", str(out), "--as-of", "2026-01-31", "-c", str(conf)]
+    )
+    assert refused.exit_code == 3 and "--force" in refused.output
+    shifted = _parquet(
+        tmp_path, _book().assign(LIMIT_BAL=lambda f: f["LIMIT_BAL"] * 5), "s.parquet"
+    )
+    args = ["score", "-i", str(shifted), "-o", str(out), "--as-of", "2026-02-01", "-c", str(conf)]
+    assert run(app, args).exit_code == 0
+    assert run(app, [*args, "--fail-on-drift"]).exit_code == 4
+    bad = run(app, ["score", "-i", str(tmp_path / "none.parquet"), "-o", str(out), "-c", str(conf)])
+    assert bad.exit_code == 2 and "nothing was published" in bad.output
+    bad_date = run(app, ["score", "-i", str(book), "--as-of", "31/01/2026", "-c", str(conf)])
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+
+
+def test_kill_mid_run_leaves_previous_output_and_rerun_completes(env, tmp_path):
+    cfg, _, store = env
+    out = tmp_path / "out"
+    book = _parquet(tmp_path, _book(200_000, seed=3))
+    conf = _score_config(tmp_path, store)
+    command = [
+        sys.executable, "-m", "delinq.pipeline.cli", "score", "-i", str(book), "-o", str(out),
+        "--as-of", "2026-01-31", "-c", str(conf),
+    ]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    subprocess.run(command, check=True, capture_output=True, env=environment, cwd=REPO)
+    partition = out / "as_of_date=2026-01-31"
+    before = {f.name: sha256(f) for f in partition.iterdir() if f.suffix == ".parquet"}
+
+    proc = subprocess.Popen(command, env=environment, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".staging-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(out.glob(".staging-*")), "the run never started writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert {f.name: sha256(f) for f in partition.iterdir() if f.suffix == ".parquet"} == before
+
+    subprocess.run(command, check=True, capture_output=True, env=environment, cwd=REPO)
+    assert {f.name: sha256(f) for f in partition.iterdir() if f.suffix == ".parquet"} == before
+    assert not list(out.glob(".staging-*"))
+    assert json.loads((partition / MANIFEST_FILE).read_text())["rows"]["read"] == 200_000
+
+
+def test_reason_codes_can_be_turned_off_and_the_rest_is_unchanged(env, tmp_path):
+    cfg, _, _ = env
+    book = _parquet(tmp_path, _book())
+    on = score_book(book, tmp_path / "on", "2026-01-31", URI, cfg)
+    off = score_book(book, tmp_path / "off", "2026-01-31", URI, cfg, reasons=False)
+    with_codes = pd.read_parquet(on.partition / SCORES_FILE)
+    without = pd.read_parquet(off.partition / SCORES_FILE)
+    assert list(without.columns) == list(with_codes.columns)  # one schema either way
+    assert without.filter(like="reason_").isna().all().all()
+    pd.testing.assert_frame_equal(
+        without[SCORES_SCHEMA.names], with_codes[SCORES_SCHEMA.names], check_exact=True
+    )
+    assert off.manifest["reason_codes"] == {"top_k": 0, "method": None, "units": None}
