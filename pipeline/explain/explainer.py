@@ -13,7 +13,7 @@ Per family:
 - **random_forest**: ``shap.TreeExplainer`` (path-dependent, exact), in probability units.
 - **logreg**: exact linear SHAP around the training mean, in log-odds.
 - **svm**: ``shap.PermutationExplainer`` (antithetic permutations) over k-means centroids of
-  the training rows, in units of the SVM decision value. Approximate: exact only for models
+  the training rows, in log-odds (the SVM's decision function). Approximate: exact only for models
   without interactions of order three or more.
 
 Backgrounds are k-means centroids and means, aggregates of many rows; no person's record is
@@ -23,6 +23,7 @@ stored with a model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,9 @@ from delinq.features.history import (
 )
 from delinq.models.fitted import fitted_pipeline, model_space
 from delinq.pipeline.config import HistoryConfig
-from delinq.pipeline.registry.reference import ScoringReference
+
+if TYPE_CHECKING:  # the contract's type, for annotations: explaining never reads files
+    from delinq.pipeline.registry.reference import ScoringReference
 
 # Derived history feature -> the group a collector recognises.
 HISTORY_GROUPS = (
@@ -71,7 +74,7 @@ UNITS = {
     "xgboost": "log-odds",
     "logreg": "log-odds",
     "random_forest": "probability",
-    "svm": "SVM decision value",
+    "svm": "log-odds",  # ApproxKernelSVC.decision_function is the log-odds of its probability
 }
 _FAMILIES = {
     "XGBClassifier": "xgboost",
@@ -113,6 +116,10 @@ def input_of(model_column: str, categorical: list[str]) -> str:
         return model_column.removeprefix("missingindicator_")
     owners = [c for c in categorical if model_column.startswith(f"{c}_")]
     return max(owners, key=len) if owners else model_column
+
+
+class ExplainError(ValueError):
+    """A model that cannot be explained as given (unknown family, no background)."""
 
 
 @dataclass
@@ -164,7 +171,7 @@ class ModelExplainer:
         self.prep, self.clf = model_space(model), fitted_pipeline(model).steps[-1][1]
         self.family = _FAMILIES.get(type(self.clf).__name__)
         if self.family is None:
-            raise ValueError(f"cannot explain a {type(self.clf).__name__}")
+            raise ExplainError(f"cannot explain a {type(self.clf).__name__}")
         self.history = reference.history
         categorical = reference.categorical
         self.categorical = categorical
@@ -203,7 +210,7 @@ class ModelExplainer:
                 return _XGBoostOwn(booster)
             return _TableTreeShap(fast)
         if background is None and self.family in ("logreg", "svm"):
-            raise ValueError(
+            raise ExplainError(
                 f"this {self.family} model was saved without an explanation background "
                 "(trained before explanations existed); retrain it, or pass data to build one"
             )

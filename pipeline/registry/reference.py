@@ -22,14 +22,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from delinq.pipeline.config import HistoryConfig
-from delinq.pipeline.registry.tracking import TrackingError
 
 REFERENCE_FILE = "scoring_reference.json"
 MAX_LEVELS = 50
 MIN_LEVEL_ROWS = 10
 
 
-class ReferenceError(TrackingError):
+class ScoringReferenceError(ValueError):
     """A registered model whose scoring reference is missing or does not validate."""
 
 
@@ -238,10 +237,10 @@ def read_reference(directory: Path) -> ScoringReference:
     try:
         return ScoringReference.model_validate_json(path.read_text())
     except FileNotFoundError:
-        raise ReferenceError(f"the model has no {REFERENCE_FILE}; {retrain}") from None
+        raise ScoringReferenceError(f"the model has no {REFERENCE_FILE}; {retrain}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ReferenceError(
+        raise ScoringReferenceError(
             f"the model's {REFERENCE_FILE} is not valid ({where}: {first['msg']}); {retrain}"
         ) from None

@@ -1,7 +1,8 @@
-"""Nightly batch scoring: stream the book, validate, score, plan actions, publish atomically.
+"""The local engine of the nightly scoring: stream the book's batches through the scorer.
 
-File-level faults (unreadable or empty input, a missing column, a column of an unsafe type)
-raise :class:`ScoringError` before anything is published. Row-level faults go to the rejects
+The run's start and finish (:mod:`delinq.pipeline.score.run`) are shared with the Spark
+engine. File-level faults (unreadable or empty input, a missing column, a column of an unsafe
+type) raise :class:`ScoringError` before anything is published. Row-level faults go to the rejects
 file with a reason and are counted; the rest is scored. Output is staged in a temporary folder
 and swapped in by rename, so a killed run leaves the previous partition untouched, and a
 re-run for the same as-of date rewrites the same bytes.
@@ -9,129 +10,31 @@ re-run for the same as-of date rewrites the same bytes.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from delinq.pipeline.config import Config
-from delinq.pipeline.registry import tracking
-from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.score.batch import (
     REJECTS_SCHEMA,
     BatchScorer,
     BatchStats,
     ScoringError,
 )
-from delinq.pipeline.score.drift import drift_plot, drift_summary
 from delinq.pipeline.score.publish import (
-    DRIFT_PLOT,
-    MANIFEST_FILE,
     REJECTS_FILE,
     SCORES_FILE,
-    partition,
-    previous_rows,
-    publish,
-    recover,
-    sha256,
-    staging_folder,
 )
-
-
-class SanityError(ScoringError):
-    """The input is implausibly small compared with the previous run."""
-
-
-@dataclass(frozen=True)
-class ScoreResult:
-    partition: Path
-    manifest: dict
-
-    @property
-    def drift_alert(self) -> bool:
-        return self.manifest["drift"]["status"] == "alert"
-
-
-def _input_files(path: Path) -> list[Path]:
-    path = Path(path)
-    if not path.exists():
-        raise ScoringError(f"{path}: input not found")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix == ".parquet")
-        if not files:
-            raise ScoringError(f"{path}: folder holds no .parquet files")
-        return files
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise ScoringError(f"{path}: unsupported input type (use .csv, .parquet or a folder)")
-    return [path]
-
-
-_UNSAFE = (pa.types.is_boolean, pa.types.is_temporal, pa.types.is_nested, pa.types.is_binary)
-
-
-def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
-    """Check a file's columns and types; return a function that yields its record batches."""
-    if path.stat().st_size == 0:
-        raise ScoringError(f"{path}: file is empty (0 bytes)")
-    try:
-        if path.suffix.lower() == ".csv":
-            # Everything as text: numbers are parsed per row, so one bad value rejects one row.
-            header = pacsv.open_csv(path).schema.names
-            columns = [c for c in needed if c in header]
-            types = dict.fromkeys(columns, pa.string())
-
-            def batches(only: list[str] | None = None):
-                reader = pacsv.open_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(block_size=32 << 20),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=types,
-                        include_columns=only or columns,
-                        strings_can_be_null=True,
-                    ),
-                )
-                yield from reader
-
-            schema_names = header
-        else:
-            file = pq.ParquetFile(path)
-            schema = file.schema_arrow
-            schema_names = schema.names
-            for col in needed:
-                if col in numeric and col in schema_names:
-                    kind = schema.field(col).type
-                    if any(check(kind) for check in _UNSAFE):
-                        raise ScoringError(
-                            f"{path}: column '{col}' has type {kind}, which cannot be safely "
-                            "read as a number"
-                        )
-            columns = [c for c in needed if c in schema_names]
-
-            def batches(only: list[str] | None = None):
-                # pre_buffer keeps every row group read so far: memory would grow with the book.
-                yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(
-                    batch_size=batch_rows, columns=only or columns
-                )
-
-    except ScoringError:
-        raise
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ScoringError(f"{path}: cannot read file ({exc})") from None
-    missing = [c for c in needed if c not in schema_names]
-    if missing:
-        raise ScoringError(f"{path}: required column(s) missing: {', '.join(missing)}")
-    return batches, [c for c in schema_names if c not in needed]
+from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, start_run
 
 
 def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
@@ -195,85 +98,6 @@ def _timed(spent: Counter, stage: str):
     started = time.perf_counter()
     yield
     spent[stage] += time.perf_counter() - started
-
-
-@dataclass
-class Run:
-    """One scoring run before its batches: the resolved model and the checked input files."""
-
-    input_path: Path
-    output: Path
-    as_of: str
-    model_uri: str
-    cfg: Config
-    scorer: BatchScorer
-    files: list[Path]
-    opened: list
-    extra_columns: list[str]
-    started: float = field(default_factory=time.perf_counter)
-    timings: dict = field(default_factory=dict)
-
-    @property
-    def needed(self) -> list[str]:
-        """Input columns every file must have: the id, then the model's."""
-        reference = self.scorer.reference
-        return [reference.id, *reference.names]
-
-    def lap(self, name: str) -> None:
-        """Record the seconds since the last lap as timing ``name``."""
-        self.timings[name] = time.perf_counter() - self.started - sum(self.timings.values())
-
-
-def start_run(
-    input_path: Path, output: Path, as_of: str, model_uri: str, cfg: Config, reasons: bool | None
-) -> Run:
-    """Resolve the model once, then check every input file's columns and types.
-
-    File-level faults raise :class:`ScoringError` here, before any scoring. ``reasons``
-    (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes.
-    """
-    started = time.perf_counter()
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    recover(output)
-    tracking.connect(cfg.tracking)
-    name, version, model, reference = load_registered(model_uri)
-    if reference.id is None:
-        raise ScoringError("the model was trained without an id column; scoring needs one")
-    reasons = cfg.explain.reasons_in_scores if reasons is None else reasons
-    # A model that cannot be explained (for reason codes) fails here, before any batch.
-    scorer = BatchScorer(
-        name=name,
-        version=version,
-        model=model,
-        reference=reference,
-        cfg=cfg,
-        as_of=as_of,
-        reasons=reasons,
-    )
-    run = Run(input_path, output, as_of, model_uri, cfg, scorer, [], [], [], started)
-    run.lap("resolve_model_s")
-    numeric = set(reference.numeric)
-    run.files = _input_files(input_path)
-    run.opened = [_open(f, run.needed, numeric, cfg.scoring.batch_rows) for f in run.files]
-    run.extra_columns = sorted({c for _, extra in run.opened for c in extra})
-    return run
-
-
-def check_size(run: Run, rows_read: int, force: bool) -> None:
-    """Refuse a book much smaller than the previous run's (the sanity guard)."""
-    sc = run.cfg.scoring
-    previous = previous_rows(run.output, run.as_of)
-    if previous and rows_read < sc.min_rows_fraction * previous and not force:
-        raise SanityError(
-            f"input has {rows_read:,} rows, below {sc.min_rows_fraction:.0%} of the previous "
-            f"run's {previous:,}; check the extract, or pass --force to score it anyway"
-        )
-
-
-def new_staging(run: Run) -> Path:
-    """An empty staging folder for this run (renamed into place at the end)."""
-    return staging_folder(run.output, run.as_of)
 
 
 def score_book(
@@ -351,45 +175,3 @@ def _in_threads(scorer: BatchScorer, batches, workers: int = 2):
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
-
-
-def finish_run(
-    run: Run, scorer: BatchScorer, staging: Path, rows_read: int, stats: BatchStats, engine: str
-) -> ScoreResult:
-    """Check the row balance, write the manifest and drift plot, and publish atomically."""
-    if stats.scored + stats.rejected != rows_read:  # never lose or invent a row
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ScoringError(
-            f"row count mismatch: read {rows_read}, scored {stats.scored}, "
-            f"rejected {stats.rejected}"
-        )
-    sc = run.cfg.scoring
-    drift = drift_summary(scorer.reference, stats.drift, stats.score, sc)
-    explainer = scorer.explainer
-    manifest = {
-        "as_of_date": run.as_of,
-        "engine": engine,
-        # "lean": the fitted steps applied to arrays (pipeline/lean_model.py); "model": the
-        # model's own predict_proba, for pipelines the lean path does not know.
-        "predict_path": "lean" if scorer.lean is not None else "model",
-        "model": {"requested": run.model_uri, "name": scorer.name, "version": scorer.version},
-        "input": [{"file": f.name, "bytes": f.stat().st_size} for f in run.files],
-        "rows": {"read": rows_read, "scored": stats.scored, "rejected": stats.rejected},
-        "rejects_by_reason": dict(sorted(stats.reasons.items())),
-        "unseen_categories": {k: v for k, v in sorted(stats.unseen.items()) if v},
-        "extra_columns_ignored": run.extra_columns,
-        "reason_codes": {
-            "top_k": scorer.top_k if explainer else 0,
-            "method": explainer.method if explainer else None,
-            "units": explainer.units if explainer else None,
-        },
-        "outputs": {f: {"sha256": sha256(staging / f)} for f in (SCORES_FILE, REJECTS_FILE)},
-        "drift": drift,
-        "timings": {k: round(v, 3) for k, v in run.timings.items()},
-    }
-    drift_plot(drift, staging / DRIFT_PLOT, sc.psi_watch, sc.psi_alert)
-    manifest["timings"]["total_s"] = round(time.perf_counter() - run.started, 3)
-    (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    final = partition(run.output, run.as_of)
-    publish(staging, final)
-    return ScoreResult(final, manifest)

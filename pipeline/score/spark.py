@@ -36,8 +36,8 @@ from delinq.pipeline.score.batch import (
     ScoringError,
     repeat_text,
 )
-from delinq.pipeline.score.local import ScoreResult, check_size, finish_run, new_staging, start_run
 from delinq.pipeline.score.publish import REJECTS_FILE, SCORES_FILE
+from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, start_run
 
 _SPARK_TYPES = {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint"}
 
