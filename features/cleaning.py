@@ -75,12 +75,19 @@ def coerce_types(X: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
     """Numeric columns to float64; categorical ones to object strings with NaN for missing.
 
     One representation whatever pandas version or reader produced the frame: pandas 3 reads
-    text as the ``str`` dtype, pandas 2 as ``object``, Parquet as Arrow strings.
+    text as the ``str`` dtype, pandas 2 as ``object``, Parquet as Arrow strings. Numeric codes
+    of a categorical read as floats (a column of codes with one empty cell) keep the text of
+    the integer, ``2.0`` -> ``"2"``, as a column without gaps reads them.
     """
     out = pd.DataFrame(index=X.index)
     for col in X.columns:
         if col in categorical:
-            values = X[col].astype(object)
+            values = X[col]
+            if pd.api.types.is_float_dtype(values):
+                finite = values.dropna()
+                if (finite == np.round(finite)).all():
+                    values = values.astype("Int64")
+            values = values.astype(object)
             notna = values.notna().to_numpy()
             text = np.where(notna, values.astype(str).to_numpy(), np.nan)
             # An explicit object Series: pandas 3 would otherwise infer its `str` dtype.

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from delinq.models.raw_input import RawInputClassifier
+from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.reference import ScoringReference, read_reference
 
@@ -59,3 +61,27 @@ def load_registered(model_uri: str) -> tuple[str, str, object, ScoringReference]
         model = load_model_files(model_dir)
         reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
     return name, version, model, reference
+
+
+@dataclass(frozen=True)
+class ChampionRun:
+    """Where a registered version came from: its training run and what that run chose."""
+
+    name: str
+    version: str
+    run_id: str
+    experiment_id: str
+    family: str
+
+
+def champion_run(cfg: Config, model_uri: str | None = None) -> ChampionRun:
+    """The training run behind ``model_uri`` (default ``scoring.model_uri``), read-only.
+
+    For notebooks and reports: it connects to the configured store and looks things up, and
+    never creates an experiment or a run.
+    """
+    tracking.connect(cfg.tracking)
+    name, version = tracking.resolve_version(model_uri or cfg.scoring.model_uri)
+    run_id = tracking.version_run_id(name, version)
+    info = tracking.run_info(run_id)
+    return ChampionRun(name, version, run_id, info["experiment_id"], info["tags"]["champion"])

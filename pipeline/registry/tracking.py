@@ -227,7 +227,8 @@ def log_champion(
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    outputs = infer_signature(example, model.predict_proba(example)[:, 1]).outputs
+    # predict is predict_proba: a column per class, the second the probability of default.
+    outputs = infer_signature(example, model.predict_proba(example)).outputs
     # Integer amounts, numeric codes of declared categoricals and missing values must all pass.
     inputs = Schema([ColSpec(AnyType(), str(name)) for name in example.columns])
     signature = ModelSignature(inputs=inputs, outputs=outputs)
@@ -334,9 +335,14 @@ def set_alias(model_name: str, alias: str, version: str) -> None:
 
 
 def run_info(run_id: str) -> dict:
-    """Params, metrics and tags of a run (for summaries and tests)."""
+    """Params, metrics, tags and experiment of a run (for summaries and tests)."""
     run = _mlflow().MlflowClient().get_run(run_id)
-    return {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}
+    return {
+        "params": run.data.params,
+        "metrics": run.data.metrics,
+        "tags": run.data.tags,
+        "experiment_id": run.info.experiment_id,
+    }
 
 
 def artifact_names(run_id: str, folder: str | None = None) -> list[str]:

@@ -126,18 +126,112 @@ def fit_champion(
     return model
 
 
+def positive_weight(dataset: Dataset) -> float:
+    """Goods per bad: the class weight that balances the target (for weighted families)."""
+    return (1 - dataset.bad_rate) / max(dataset.bad_rate, 1e-9)
+
+
+def compare_families(
+    cfg: Config, dataset: Dataset, cache: str, reporter: Reporter
+) -> tuple[dict[str, CVResult], float]:
+    """Cross-validate every configured family on the same folds; also return the seconds."""
+    columns = Columns(dataset.numeric, dataset.categorical)
+    families = list(cfg.models.families)
+    weight = positive_weight(dataset)
+    # Features, preprocessing and selection are the same for every family (and every search
+    # candidate) on a given fold: the pipelines share a cache so each is fitted once.
+    estimators = {f: build_estimator(cfg, columns, f, weight, memory=cache) for f in families}
+    reporter.stage(f"Cross-validating {len(families)} model families, {cfg.cv.folds} folds")
+    reporter.cv_started(len(families) * cfg.cv.folds)
+    started = time.perf_counter()
+    results = cross_validate(
+        estimators,
+        dataset.X,
+        dataset.y,
+        cfg.cv.folds,
+        cfg.seed,
+        cfg.cv.n_jobs,
+        on_fold=reporter.fold_done,
+    )
+    return results, time.perf_counter() - started
+
+
+def log_comparison(
+    cfg: Config, results: dict[str, CVResult], out_dir: Path, ledger: tracking.Ledger
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Write the comparison table and plots, and log one nested run per family.
+
+    Returns the comparison (a row per family) and the plot files.
+    """
+    comparison = pd.DataFrame({f: r.summary() for f, r in results.items()}).T
+    comparison.index.name = "family"
+    comparison.to_csv(out_dir / "comparison.csv")
+    plots = comparison_plots(results, out_dir)
+    for family, result in results.items():
+        files = _write_family_files(result, out_dir)
+        with ledger.step(f"the '{family}' run"):
+            tracking.log_family(
+                family,
+                _family_params(cfg, family, result),
+                result.summary(),
+                result.fold_metrics,
+                files,
+            )
+    return comparison, plots
+
+
+def _selection_files(model, out_dir: Path) -> list[Path]:
+    selector = fitted_pipeline(model).named_steps.get("select")
+    if selector is None:
+        return []
+    path = out_dir / "champion_feature_selection.csv"
+    selector.report_.to_csv(path, index=False)
+    return [path]
+
+
+def register_champion(
+    cfg: Config, dataset: Dataset, model, family: str, cv_auc: float, out_dir: Path
+) -> str:
+    """Log the champion with its scoring reference and register it as ``challenger``.
+
+    What is stored beside the model holds aggregates only: a synthetic input example,
+    drift bins, hashed category levels, a mean and k-means centroids. Returns the version.
+    """
+    reference = build_reference(
+        dataset.X,
+        dataset.numeric,
+        dataset.categorical,
+        model.predict_proba(dataset.X)[:, 1],
+        cfg.data.id,
+        cfg.data.history,
+        # The linear and SVM explainers' background.
+        explain=background_stats(model, dataset.X, cfg.explain.background, cfg.seed),
+    )
+    return tracking.log_champion(
+        RawInputClassifier(model, list(dataset.X.columns), dataset.categorical),
+        masked_example(dataset.X),
+        cfg.tracking.model_name,
+        cv_auc,
+        family,
+        extra_files=[write_reference(reference, out_dir)],
+    )
+
+
 def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> TrainResult:
-    """Compare every configured family under CV, refit and register the champion."""
+    """Compare every configured family under CV, refit and register the champion.
+
+    The stages, each logged as it completes: cross-validation (:func:`compare_families`),
+    the comparison (:func:`log_comparison`), the champion's refit (:func:`fit_champion`),
+    portfolio analytics, the parent run, registration (:func:`register_champion`) and, when
+    configured, the promotion gates. A failed store names what was and was not logged.
+    """
     reporter = reporter or Reporter()
     reporter.stage("Connecting to MLflow")
     uri = tracking.connect(cfg.tracking)
     experiment_id = tracking.ensure_experiment(cfg.tracking, uri)
-    columns = Columns(dataset.numeric, dataset.categorical)
-    positive_weight = (1 - dataset.bad_rate) / max(dataset.bad_rate, 1e-9)
     families = list(cfg.models.families)
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
-
     ledger = tracking.Ledger(
         uri,
         [
@@ -154,50 +248,17 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         out_dir = cfg.output_dir / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         ledger.local = out_dir
-        # Features, preprocessing and selection are the same for every family (and every search
-        # candidate) on a given fold: the pipelines share a cache so each is fitted once.
-        estimators = {
-            f: build_estimator(cfg, columns, f, positive_weight, memory=cache) for f in families
-        }
-        reporter.stage(f"Cross-validating {len(families)} model families, {cfg.cv.folds} folds")
-        reporter.cv_started(len(families) * cfg.cv.folds)
-        started = time.perf_counter()
-        results = cross_validate(
-            estimators,
-            dataset.X,
-            dataset.y,
-            cfg.cv.folds,
-            cfg.seed,
-            cfg.cv.n_jobs,
-            on_fold=reporter.fold_done,
-        )
-        cv_seconds = time.perf_counter() - started
+        results, cv_seconds = compare_families(cfg, dataset, cache, reporter)
 
         reporter.stage("Writing comparison table and plots")
-        comparison = pd.DataFrame({f: results[f].summary() for f in families}).T
-        comparison.index.name = "family"
-        comparison.to_csv(out_dir / "comparison.csv")
-        plots = comparison_plots(results, out_dir)
-        for family in families:
-            files = _write_family_files(results[family], out_dir)
-            metrics = results[family].summary()
-            with ledger.step(f"the '{family}' run"):
-                tracking.log_family(
-                    family,
-                    _family_params(cfg, family, results[family]),
-                    metrics,
-                    results[family].fold_metrics,
-                    files,
-                )
-
+        comparison, plots = log_comparison(cfg, results, out_dir, ledger)
         champion = choose_champion(comparison, cfg.champion.metric)
+        champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
+
         reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
-        model = fit_champion(cfg, dataset, champion, results[champion], positive_weight, cache)
-        selector = fitted_pipeline(model).named_steps.get("select")
-        champion_files = []
-        if selector is not None:
-            champion_files.append(out_dir / "champion_feature_selection.csv")
-            selector.report_.to_csv(champion_files[-1], index=False)
+        weight = positive_weight(dataset)
+        model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
+        champion_files = _selection_files(model, out_dir)
 
         if cfg.data.history is not None:
             reporter.stage(
@@ -209,7 +270,6 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             with ledger.step("portfolio analytics"):
                 tracking.log_files(portfolio, folder="portfolio")
 
-        champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
         with ledger.step("the parent run's config, metrics and plots"):
             tracking.log_parent(
                 _flat_config(cfg),
@@ -222,25 +282,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                 [out_dir / "comparison.csv", *plots, *champion_files],
             )
         reporter.stage("Registering the champion in the model registry")
-        reference = build_reference(
-            dataset.X,
-            dataset.numeric,
-            dataset.categorical,
-            model.predict_proba(dataset.X)[:, 1],
-            cfg.data.id,
-            cfg.data.history,
-            # Aggregates only (a mean and k-means centroids): the linear and SVM explainers' base.
-            explain=background_stats(model, dataset.X, cfg.explain.background, cfg.seed),
-        )
         with ledger.step("the champion model and its registry version"):
-            version = tracking.log_champion(
-                RawInputClassifier(model, list(dataset.X.columns), dataset.categorical),
-                masked_example(dataset.X),
-                cfg.tracking.model_name,
-                champion_auc,
-                champion,
-                extra_files=[write_reference(reference, out_dir)],
-            )
+            version = register_champion(cfg, dataset, model, champion, champion_auc, out_dir)
 
     decision = None
     if cfg.promotion.auto:
