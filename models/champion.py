@@ -23,8 +23,14 @@ def choose_champion(summary: pd.DataFrame, metric: str) -> str:
 
 @dataclass(frozen=True)
 class PromotionDecision:
+    """Whether the challenger becomes champion, and why in words.
+
+    ``already`` marks the no-op case: the challenger is the champion already (not a refusal).
+    """
+
     promote: bool
     reason: str
+    already: bool = False
 
 
 def promotion_decision(

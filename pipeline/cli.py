@@ -1,4 +1,8 @@
-"""The ``delinq`` command line: train, make-book, promote."""
+"""The ``delinq`` command line, one command per job.
+
+train, make-book, analyze, explain, report, score, promote and mlflow-server; ``delinq
+COMMAND --help`` explains each. Every command parses the config once and passes it down.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs
+
+
+@app.callback()
+def _files_only_charts() -> None:
+    # The commands write charts to files and never show a window: draw off-screen, whatever
+    # the desktop offers. Chosen here, once per process, not by the plotting code, so a
+    # notebook that calls the same functions keeps its inline display.
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 CONFIG_OPTION = typer.Option(
@@ -54,11 +68,13 @@ def _friendly_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from delinq.pipeline.explain.explainer import ExplainError
+        from delinq.pipeline.registry.reference import ScoringReferenceError
         from delinq.pipeline.registry.tracking import TrackingError
 
         try:
             return func(*args, **kwargs)
-        except (ConfigError, DataError, TrackingError) as exc:
+        except (ConfigError, DataError, TrackingError, ScoringReferenceError, ExplainError) as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
 
@@ -311,7 +327,7 @@ def explain(
     Writes mean-|SHAP| bars, a beeswarm and dependence plots of the top inputs (logged to the
     champion's MLflow run under explain/), plus a waterfall and reason codes for each --loan-id
     (kept local: they show a person's values). Contributions are summed back to the input
-    columns, with derived history features grouped (see pipeline/explain.py).
+    columns, with derived history features grouped (see pipeline/explain/explainer.py).
     """
     from delinq.pipeline.book.io import load_training_data
     from delinq.pipeline.explain.job import explain_champion
@@ -323,12 +339,9 @@ def explain(
     with _progress("{task.description}") as progress:
         progress.add_task("loading data and the champion, explaining", total=None)
         dataset = load_training_data(cfg)
-        try:
-            result = explain_champion(
-                cfg, dataset, model_uri or cfg.scoring.model_uri, out, loan_id, log
-            )
-        except ValueError as exc:
-            raise DataError(str(exc)) from None
+        result = explain_champion(
+            cfg, dataset, model_uri or cfg.scoring.model_uri, out, loan_id, log
+        )
     table = Table(title=f"Top drivers of {result.model_name} v{result.version} ({result.family})")
     table.add_column("input")
     table.add_column("mean |SHAP|", justify="right")
@@ -427,9 +440,11 @@ def score(
     """
     import datetime as dt
 
+    from delinq.pipeline.registry.reference import ScoringReferenceError
     from delinq.pipeline.registry.tracking import TrackingError
     from delinq.pipeline.score.batch import ScoringError
-    from delinq.pipeline.score.local import SanityError, score_book
+    from delinq.pipeline.score.local import score_book
+    from delinq.pipeline.score.run import SanityError
 
     try:
         cfg = load_config(_config_path(config))
@@ -462,7 +477,7 @@ def score(
     except SanityError as exc:
         console.print(f"[bold red]refused:[/] {exc}", highlight=False)
         raise typer.Exit(3) from None
-    except (ScoringError, ConfigError, DataError, TrackingError) as exc:
+    except (ScoringError, ConfigError, DataError, TrackingError, ScoringReferenceError) as exc:
         console.print(f"[bold red]error:[/] {exc} (nothing was published)", highlight=False)
         raise typer.Exit(2) from None
     m = result.manifest
@@ -504,7 +519,7 @@ def promote(
         console.print(f"[green]Promoted[/] {name} version {version} to champion: {decision.reason}")
     else:
         console.print(f"[yellow]Not promoted[/] ({name} version {version}): {decision.reason}")
-        if "already" not in decision.reason:
+        if not decision.already:
             raise typer.Exit(3)
 
 

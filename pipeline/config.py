@@ -167,7 +167,7 @@ class ScorecardConfig(_Strict):
 
 
 class SegmentConfig(_Strict):
-    """Thresholds of the collection segments (see pipeline/policy.py)."""
+    """Thresholds of the collection segments (see pipeline/portfolio/policy.py)."""
 
     high_pd: float = Field(0.5, gt=0, lt=1)
     high_utilisation: float = Field(0.8, gt=0)
@@ -201,7 +201,7 @@ class ScoringConfig(_Strict):
 
 
 class ExplainConfig(_Strict):
-    """SHAP explanations and reason codes (see pipeline/explain.py)."""
+    """SHAP explanations and reason codes (see pipeline/explain/explainer.py)."""
 
     top_k: int = Field(3, ge=1, le=10)  # reason codes per loan
     reasons_in_scores: bool = True  # add reason codes to the nightly scoring output

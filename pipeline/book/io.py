@@ -7,7 +7,7 @@ nothing is dropped silently: a row or column that cannot be used stops the run.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,6 @@ class Dataset:
     numeric: list[str]
     categorical: list[str]
     source: str
-    notes: list[str] = field(default_factory=list)
 
     @property
     def bad_rate(self) -> float:

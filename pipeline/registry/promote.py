@@ -20,7 +20,10 @@ def promote(cfg: Config) -> tuple[PromotionDecision, str]:
         )
     current = tracking.alias_version(name, tracking.CHAMPION)
     if current == challenger:
-        return PromotionDecision(False, f"version {challenger} is already the champion"), challenger
+        decision = PromotionDecision(
+            False, f"version {challenger} is already the champion", already=True
+        )
+        return decision, challenger
     challenger_auc = tracking.version_auc(name, challenger)
     if challenger_auc is None:
         raise tracking.TrackingError(f"version {challenger} of '{name}' has no recorded CV AUC")

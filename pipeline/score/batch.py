@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from delinq.features.cleaning import coerce_types
 from delinq.features.history import derive_history, history_feature_names
 from delinq.pipeline.config import Config
-from delinq.pipeline.explain.explainer import ModelExplainer
+from delinq.pipeline.explain.explainer import ExplainError, ModelExplainer
 from delinq.pipeline.portfolio.policy import collection_plan, load_policy
 from delinq.pipeline.registry.reference import (
     InputSpec,
@@ -183,7 +183,7 @@ class BatchScorer:
             return ModelExplainer(
                 self.model, self.reference, self.cfg.explain.labels, seed=self.cfg.seed
             )
-        except ValueError as exc:
+        except ExplainError as exc:
             raise ScoringError(f"reason codes: {exc}; or score with --no-reasons") from None
 
     def __getstate__(self) -> dict:

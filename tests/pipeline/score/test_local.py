@@ -20,8 +20,9 @@ from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.score.batch import SCORES_SCHEMA, ScoringError, scores_schema
 from delinq.pipeline.score.drift import psi
-from delinq.pipeline.score.local import SanityError, score_book
+from delinq.pipeline.score.local import score_book
 from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE, sha256
+from delinq.pipeline.score.run import SanityError
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO, quick_config
 
