@@ -14,6 +14,19 @@ MAX_BINS = 10
 IMPORTANCE_ROWS = 10_000
 
 
+def _median_filled(X: np.ndarray) -> np.ndarray:
+    """``X`` with each missing value replaced by its column's median (0 for an empty column)."""
+    if not np.isnan(X).any():
+        return X
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column
+            medians = np.nan_to_num(np.nanmedian(X, axis=0))
+    return np.where(np.isnan(X), medians, X)
+
+
 def chi2_binned(
     X: np.ndarray, y: np.ndarray, max_bins: int = MAX_BINS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +69,8 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
     Parameters
     ----------
     chi2 : bool
-        Drop features whose binned chi-square p-value exceeds ``chi2_max_p``.
+        Score features by a binned chi-square test; drop those whose p-value exceeds
+        ``chi2_max_p`` (``None``: score and report only).
     pearson : bool
         Drop features with ``|corr(x, y)| < min_target_corr``, then, of each pair correlated
         above ``max_inter_corr``, the one less correlated with the target.
@@ -94,7 +108,8 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Score every feature against the class labels ``y`` and decide what to keep."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        X = _median_filled(X)  # scored on a filled copy; transform passes missing values on
         classes, y_codes = np.unique(y, return_inverse=True)
         # Pearson against each class indicator (just the positive class when binary).
         indicators = np.eye(len(classes))[y_codes][:, 1:] if len(classes) > 1 else None
@@ -113,7 +128,9 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
 
         if self.chi2:
             report["chi2"], report["chi2_p"] = chi2_binned(X, y_codes)
-            drop(report["chi2_p"].to_numpy() > self.chi2_max_p, "chi2", report["chi2"].to_numpy())
+            if self.chi2_max_p is not None:  # None: scored and reported, nothing dropped
+                p_values = report["chi2_p"].to_numpy()
+                drop(p_values > self.chi2_max_p, "chi2", report["chi2"].to_numpy())
         if self.pearson:
             target_corr = np.zeros(n)
             if indicators is not None:
@@ -164,6 +181,11 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
             n_estimators=50, max_depth=8, min_samples_leaf=10, random_state=self.random_state
         )
         return model.fit(X, y).feature_importances_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # tree families read missing values natively
+        return tags
 
     def _get_support_mask(self):
         check_is_fitted(self)

@@ -34,17 +34,30 @@ class PromotionDecision:
 
 
 def promotion_decision(
-    challenger_auc: float, champion_auc: float | None, min_auc: float, tolerance: float
+    challenger_auc: float,
+    champion_auc: float | None,
+    min_auc: float,
+    tolerance: float,
+    challenger_high: float | None = None,
 ) -> PromotionDecision:
-    """Gate a challenger: reach ``min_auc`` and trail the champion by at most ``tolerance``."""
+    """Gate a challenger: reach ``min_auc`` and trail the champion by at most ``tolerance``.
+
+    With ``challenger_high`` (the upper end of the challenger's AUC interval), the comparison
+    with the champion uses it instead of the point estimate: a challenger is refused only
+    when it is worse beyond its interval.
+    """
     if challenger_auc < min_auc:
         return PromotionDecision(
             False, f"CV AUC {challenger_auc:.4f} is below the minimum {min_auc:.4f}"
         )
-    if champion_auc is not None and challenger_auc < champion_auc - tolerance:
+    compared = challenger_auc if challenger_high is None else challenger_high
+    if champion_auc is not None and compared < champion_auc - tolerance:
+        what = (
+            "CV AUC" if challenger_high is None else "the upper end of the 95 % interval of CV AUC"
+        )
         return PromotionDecision(
             False,
-            f"CV AUC {challenger_auc:.4f} trails the current champion's {champion_auc:.4f} "
+            f"{what} {compared:.4f} trails the current champion's {champion_auc:.4f} "
             f"by more than {tolerance:.4f}",
         )
     if champion_auc is None:

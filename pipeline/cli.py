@@ -72,9 +72,10 @@ def _friendly_errors(func):
         from delinq.pipeline.registry.reference import ScoringReferenceError
         from delinq.pipeline.registry.tracking import TrackingError
 
+        expected = (ConfigError, DataError, TrackingError, ScoringReferenceError, ExplainError)
         try:
             return func(*args, **kwargs)
-        except (ConfigError, DataError, TrackingError, ScoringReferenceError, ExplainError) as exc:
+        except expected as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
 
@@ -103,12 +104,19 @@ class _RichReporter:
     def fold_done(self, family: str) -> None:
         self.progress.update(self.task, advance=1, description=f"fitting folds ({family} done)")
 
+    def warn(self, text: str) -> None:
+        self.progress.console.print(f"[bold yellow]warning:[/] {text}", highlight=False)
+
 
 def _comparison_table(comparison, champion: str) -> Table:
+    from delinq.models.candidates import REFERENCE
+
     table = Table(title="Cross-validated comparison (mean ± std over folds)")
     table.add_column("model")
     columns = [
         ("roc_auc", "AUC"),
+        ("roc_auc_ci", "AUC 95% CI"),
+        ("roc_auc_lift_vs_reference", "lift"),
         ("gini", "Gini"),
         ("ks", "KS"),
         ("pr_auc", "PR-AUC"),
@@ -123,17 +131,29 @@ def _comparison_table(comparison, champion: str) -> Table:
         table.add_column(label, justify="right")
     for family, row in comparison.iterrows():
         name = f"[bold green]{family} ★[/]" if family == champion else str(family)
-        cells = [
-            f"{row[f'{m}_mean']:.3f}±{row[f'{m}_std']:.3f}"
-            if m in ("roc_auc", "ks")
-            else f"{row[f'{m}_mean']:.3f}"
-            if m != "fit_seconds"
-            else f"{row[f'{m}_mean']:.1f}"
-            for m, _ in columns
-        ]
-        table.add_row(name, *cells)
-    table.caption = "* at the F1-optimal threshold chosen on each fold's training rows. ★ champion"
+        if family == REFERENCE:
+            name = "[dim]plain reference[/]"
+        table.add_row(name, *(_cell(row, m) for m, _ in columns))
+    table.caption = (
+        "* at the F1-optimal threshold chosen on each fold's training rows. ★ champion. "
+        "lift: AUC minus the plain reference's (plain XGBoost, same folds). "
+        "CI: bootstrap of the out-of-fold predictions."
+    )
     return table
+
+
+def _cell(row, metric: str) -> str:
+    if metric == "roc_auc_ci":
+        if "roc_auc_ci_low" not in row:
+            return ""
+        return f"{row['roc_auc_ci_low']:.3f}-{row['roc_auc_ci_high']:.3f}"
+    if metric == "roc_auc_lift_vs_reference":
+        return f"{row[metric]:+.4f}" if metric in row else ""
+    if metric in ("roc_auc", "ks"):
+        return f"{row[f'{metric}_mean']:.3f}±{row[f'{metric}_std']:.3f}"
+    if metric == "fit_seconds":
+        return f"{row[f'{metric}_mean']:.1f}"
+    return f"{row[f'{metric}_mean']:.3f}"
 
 
 @app.command()
@@ -164,6 +184,8 @@ def train(
     MLflow and registers it with alias 'challenger' (and 'champion' when the gates pass).
     """
     from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.train.evaluate import CVError
+    from delinq.pipeline.train.job import TrainingError
     from delinq.pipeline.train.job import train as run_training
 
     explicit = config is not None
@@ -190,24 +212,38 @@ def train(
         "no search (--quick)"
         if cfg.models.search.method == "none"
         else (
-            f"randomised search, the defaults and {cfg.models.search.n_iter} sampled candidates x "
+            f"{cfg.models.search.method.upper()} search (Optuna): the defaults and "
+            f"{cfg.models.search.n_iter} trials x "
             f"{cfg.models.search.inner_folds} inner folds inside each outer fold"
         )
     )
     console.print(f"[bold]Tuning:[/] {mode}; imbalance: {cfg.imbalance.method}")
 
-    with _progress("{task.description}") as progress:
-        result = run_training(cfg, dataset, _RichReporter(progress))
+    try:
+        with _progress("{task.description}") as progress:
+            result = run_training(cfg, dataset, _RichReporter(progress))
+    except (CVError, TrainingError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
 
     # Wide enough for the table when piped to a file or CI log (rich assumes 80 columns there).
     Console(width=None if sys.stdout.isatty() else 150).print(
         _comparison_table(result.comparison, result.champion)
     )
+    row = result.comparison.loc[result.champion]
+    lift = row.get("roc_auc_lift_vs_reference")
     lines = [
-        f"Champion: [bold]{result.champion}[/] "
-        f"(CV AUC {result.comparison.loc[result.champion, 'roc_auc_mean']:.4f})",
-        f"Registered: models:/{result.model_name}/{result.version} (alias challenger)",
+        f"Champion: [bold]{result.champion}[/] (CV AUC {row['roc_auc_mean']:.4f}"
+        + (f", {lift:+.4f} over the plain reference" if lift is not None else "")
+        + ")",
     ]
+    if result.versus_runner_up is not None:
+        runner_up, diff, p_value = result.versus_runner_up
+        lines.append(
+            f"Versus runner-up {runner_up}: AUC {diff:+.4f} on the same rows "
+            f"(paired bootstrap p = {p_value:.3f})"
+        )
+    lines.append(f"Registered: models:/{result.model_name}/{result.version} (alias challenger)")
     if result.promotion is not None:
         verdict = (
             "[green]promoted to champion[/]"
@@ -220,6 +256,8 @@ def train(
         f"Files: {result.output_dir}/ (comparison.csv, plots, feature-selection reports)",
         "Browse: make ui",
     ]
+    if result.warnings:
+        lines.append(f"[yellow]{len(result.warnings)} warning(s)[/], printed above")
     for line in lines:
         console.print(line, highlight=False)
 

@@ -75,15 +75,20 @@ class OutlierConfig(_Strict):
 
 class PreprocessConfig(_Strict):
     outliers: OutlierConfig = OutlierConfig()
-    rare_category_share: float = Field(0.01, ge=0, lt=0.5)
-    max_categories: int = Field(20, ge=2)
+    # A 0/1 column per numeric input with gaps, beside its median fill (linear families; the
+    # tree families read missing values natively and learn where they go).
+    missing_indicators: bool = True
+    rare_category_share: float = Field(0.002, ge=0, lt=0.5)
+    max_categories: int = Field(100, ge=2)
 
 
 class SelectionConfig(_Strict):
     """Feature selection rules, applied in this order: chi-square, Pearson, tree importance."""
 
     chi2: bool = True
-    chi2_max_p: float = Field(0.05, gt=0, le=1)
+    # None: score and report chi-square, drop nothing (dropping at 0.05 lost up to 0.04 AUC
+    # off Taiwan: levels too weak alone were dropped, see docs/benchmarks.md).
+    chi2_max_p: float | None = Field(None, gt=0, le=1)
     pearson: bool = True
     min_target_corr: float = Field(0.0, ge=0, lt=1)
     max_inter_corr: float = Field(0.99, gt=0, le=1)
@@ -97,19 +102,39 @@ class ImbalanceConfig(_Strict):
 
 
 class SearchConfig(_Strict):
-    """Hyper-parameter search run inside every outer fold (nested CV)."""
+    """Hyper-parameter search run inside every outer fold (nested CV).
 
-    method: Literal["random", "none"] = "random"
-    n_iter: int = Field(6, ge=1)
+    ``tpe``: Optuna's seeded TPE sampler; ``random``: seeded random draws; ``none``: the
+    defaults only (``--quick``). The defaults are always one of the candidates.
+    """
+
+    method: Literal["tpe", "random", "none"] = "tpe"
+    n_iter: int = Field(8, ge=1)  # trials besides the defaults
     inner_folds: int = Field(3, ge=2)
     max_rows: int = Field(8_000, ge=100)
+    # Seconds per family and outer fold; null: no cap. A cap that binds makes the number of
+    # trials, and so the result, depend on the machine's speed.
+    budget_s: float | None = Field(None, gt=0)
 
 
 class FamilyConfig(_Strict):
-    """Per-family overrides: fixed parameters and the search space."""
+    """Per-family overrides: fixed parameters and the search space.
+
+    ``space`` maps a parameter to a list of choices or to ``[int|float|log, low, high]``.
+    """
 
     params: dict[str, ParamValue] = Field(default_factory=dict)
     space: dict[str, list[ParamValue]] | None = None
+
+    @model_validator(mode="after")
+    def _ranges_well_formed(self) -> FamilyConfig:
+        for name, dim in (self.space or {}).items():
+            if dim and dim[0] in ("int", "float", "log"):
+                if len(dim) != 3 or not all(isinstance(v, int | float) for v in dim[1:]):
+                    raise ValueError(f"space.{name}: a range is [{dim[0]}, low, high]")
+                if not dim[1] < dim[2] or (dim[0] == "log" and dim[1] <= 0):
+                    raise ValueError(f"space.{name}: need 0 < low < high for log, low < high")
+        return self
 
 
 class ModelsConfig(_Strict):
@@ -124,6 +149,11 @@ class ModelsConfig(_Strict):
 class CVConfig(_Strict):
     folds: int = Field(5, ge=2)
     n_jobs: int = Field(2, ge=1)
+    # Rows whose inputs repeat another row's stay in one fold, so CV cannot reward memorising
+    # them. "auto": when at least 5 % of the rows repeat another (card_approval: 89 %).
+    group_duplicates: bool | Literal["auto"] = "auto"
+    # Bootstrap resamples of the out-of-fold predictions for 95 % intervals (0: none).
+    bootstrap: int = Field(200, ge=0)
 
 
 class ChampionConfig(_Strict):
@@ -135,6 +165,9 @@ class PromotionConfig(_Strict):
     auto: bool = True
     min_auc: float = Field(0.6, ge=0, le=1)
     tolerance: float = Field(0.005, ge=0, le=1)
+    # "point": the challenger's CV AUC may trail the champion's by at most `tolerance`.
+    # "interval": it is refused only if even its 95 % interval's upper end trails by more.
+    compare: Literal["point", "interval"] = "point"
 
 
 class ScorecardConfig(_Strict):

@@ -78,6 +78,7 @@ UNITS = {
 }
 _FAMILIES = {
     "XGBClassifier": "xgboost",
+    "EarlyStoppingXGBClassifier": "xgboost",
     "LogisticRegression": "logreg",
     "RandomForestClassifier": "random_forest",
     "ApproxKernelSVC": "svm",

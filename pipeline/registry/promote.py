@@ -28,8 +28,17 @@ def promote(cfg: Config) -> tuple[PromotionDecision, str]:
     if challenger_auc is None:
         raise tracking.TrackingError(f"version {challenger} of '{name}' has no recorded CV AUC")
     champion_auc = tracking.version_auc(name, current) if current else None
+    high = None
+    if cfg.promotion.compare == "interval":
+        interval = tracking.version_auc_interval(name, challenger)
+        if interval is None:
+            raise tracking.TrackingError(
+                f"promotion.compare is 'interval' but version {challenger} of '{name}' has no "
+                "AUC interval (trained with cv.bootstrap: 0); retrain or compare by point"
+            )
+        high = interval[1]
     decision = promotion_decision(
-        challenger_auc, champion_auc, cfg.promotion.min_auc, cfg.promotion.tolerance
+        challenger_auc, champion_auc, cfg.promotion.min_auc, cfg.promotion.tolerance, high
     )
     if decision.promote:
         tracking.set_alias(name, tracking.CHAMPION, challenger)

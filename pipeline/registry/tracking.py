@@ -23,6 +23,7 @@ from delinq.pipeline.config import TrackingConfig
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 AUC_TAG = "cv_roc_auc"
+AUC_INTERVAL_TAGS = ("cv_roc_auc_ci_low", "cv_roc_auc_ci_high")
 REQUIREMENTS = (
     "numpy",
     "pandas",
@@ -215,6 +216,7 @@ def log_champion(
     cv_auc: float,
     family: str,
     extra_files: list[Path] | None = None,
+    auc_interval: tuple[float, float] | None = None,
 ) -> str:
     """Log and register the champion in the active run; alias it ``challenger``.
 
@@ -250,6 +252,8 @@ def log_champion(
     client = mlflow.MlflowClient()
     client.set_model_version_tag(model_name, version, AUC_TAG, f"{cv_auc:.6f}")
     client.set_model_version_tag(model_name, version, "family", family)
+    for tag, value in zip(AUC_INTERVAL_TAGS, auc_interval or (), strict=False):
+        client.set_model_version_tag(model_name, version, tag, f"{value:.6f}")
     client.set_registered_model_alias(model_name, CHALLENGER, version)
     return version
 
@@ -327,6 +331,15 @@ def version_auc(model_name: str, version: str) -> float | None:
     mlflow = _mlflow()
     tags = mlflow.MlflowClient().get_model_version(model_name, version).tags
     return float(tags[AUC_TAG]) if AUC_TAG in tags else None
+
+
+def version_auc_interval(model_name: str, version: str) -> tuple[float, float] | None:
+    """The bootstrap 95 % interval of a registered version's CV AUC, if it was recorded."""
+    tags = _mlflow().MlflowClient().get_model_version(model_name, version).tags
+    if not all(t in tags for t in AUC_INTERVAL_TAGS):
+        return None
+    low, high = (float(tags[t]) for t in AUC_INTERVAL_TAGS)
+    return low, high
 
 
 def set_alias(model_name: str, alias: str, version: str) -> None:

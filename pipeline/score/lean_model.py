@@ -153,7 +153,8 @@ class LeanModel:
         for name, transformer, columns in step.transformers_:
             if name == "num":
                 self.num_columns = [names.index(c) for c in columns]
-                self.num_steps = _Numeric([s for _, s in transformer.steps], len(columns))
+                steps = [] if _is_passthrough(transformer) else [s for _, s in transformer.steps]
+                self.num_steps = _Numeric(steps, len(columns))  # no steps: as read, NaN kept
             elif name == "cat":
                 self.cat_columns = list(columns)
                 self.cat_pipe = transformer

@@ -13,14 +13,18 @@ from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import GridSearchCV, ParameterSampler
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from delinq.features.cleaning import OutlierCapper
 from delinq.features.history import history_feature_names, history_transformer
 from delinq.features.selection import FeatureSelector
-from delinq.models.candidates import make_classifier, search_space
-from delinq.models.search import SubsampledStratifiedKFold
+from delinq.models.candidates import (
+    TREE_FAMILIES,
+    make_classifier,
+    reference_classifier,
+    search_space,
+)
+from delinq.models.search import SubsampledStratifiedKFold, TunedClassifier
 from delinq.pipeline.config import Config, HistoryConfig, ImbalanceConfig, PreprocessConfig
 
 
@@ -48,13 +52,19 @@ def history_step(history: HistoryConfig, columns: Columns) -> ColumnTransformer:
     return step.set_output(transform="pandas")
 
 
-def preprocessor(numeric: list[str], categorical: list[str], cfg: PreprocessConfig):
-    """Cap, impute (with indicators) and scale numbers; impute and one-hot encode categories."""
+def preprocessor(
+    numeric: list[str], categorical: list[str], cfg: PreprocessConfig, trees: bool = False
+):
+    """Cap, impute (with indicators) and scale numbers; impute and one-hot encode categories.
+
+    For ``trees`` numbers pass through as they are: trees split on ranks (capping and scaling
+    change nothing but the ends) and read missing values natively, learning where they go.
+    """
     out = cfg.outliers
     numeric_steps = Pipeline(
         [
             ("cap", OutlierCapper(out.method, out.lower, out.upper, out.iqr_k)),
-            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("impute", SimpleImputer(strategy="median", add_indicator=cfg.missing_indicators)),
             ("scale", StandardScaler()),
         ]
     )
@@ -74,11 +84,33 @@ def preprocessor(numeric: list[str], categorical: list[str], cfg: PreprocessConf
     )
     transformers = []
     if numeric:
-        transformers.append(("num", numeric_steps, numeric))
+        transformers.append(("num", "passthrough" if trees else numeric_steps, numeric))
     if categorical:
         transformers.append(("cat", categorical_steps, categorical))
     step = ColumnTransformer(transformers, verbose_feature_names_out=False)
     return step.set_output(transform="pandas")
+
+
+def reference_pipeline(columns: Columns, seed: int = 0) -> Pipeline:
+    """The plain reference: one-hot text, every other column as read, then a plain XGBoost.
+
+    No history features, capping, imputation (XGBoost reads missing values natively), scaling
+    or selection: what a ten-line script does, on the same folds as the families.
+    """
+    encode = ColumnTransformer(
+        [
+            (
+                "text",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                columns.categorical,
+            )
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    # Arrays, not frames: XGBoost refuses column names with "<" or "[" (German's one-hot
+    # levels read "... < 0 DM"), and a plain script would hand it arrays too.
+    return Pipeline([("preprocess", encode), ("clf", reference_classifier(seed))])
 
 
 def sampler(cfg: ImbalanceConfig, seed: int):
@@ -90,15 +122,24 @@ def sampler(cfg: ImbalanceConfig, seed: int):
 
 
 def build_pipeline(
-    cfg: Config, columns: Columns, family: str, positive_weight: float = 1.0, memory=None
+    cfg: Config,
+    columns: Columns,
+    family: str,
+    positive_weight: float = 1.0,
+    memory=None,
+    n_rows: int | None = None,
 ) -> Pipeline:
-    """The full training pipeline for one model family, unfitted."""
+    """The full training pipeline for one model family, unfitted.
+
+    ``n_rows`` is how many rows it will be fitted on (size-dependent defaults).
+    """
     steps = []
     numeric = list(columns.numeric)
     if cfg.data.history is not None:
         steps.append(("features", history_step(cfg.data.history, columns)))
         numeric = history_feature_names(cfg.data.history) + numeric
-    steps.append(("preprocess", preprocessor(numeric, columns.categorical, cfg.preprocess)))
+    trees = family in TREE_FAMILIES
+    steps.append(("preprocess", preprocessor(numeric, columns.categorical, cfg.preprocess, trees)))
     resample = sampler(cfg.imbalance, cfg.seed)
     if resample is not None:
         steps.append(("resample", resample))
@@ -125,35 +166,40 @@ def build_pipeline(
         class_weight=cfg.imbalance.method == "class_weight",
         positive_weight=positive_weight,
         seed=cfg.seed,
+        n_rows=n_rows,
     )
     steps.append(("clf", clf))
     return Pipeline(steps, memory=memory)
 
 
 def build_estimator(
-    cfg: Config, columns: Columns, family: str, positive_weight: float = 1.0, memory=None
+    cfg: Config,
+    columns: Columns,
+    family: str,
+    positive_weight: float = 1.0,
+    memory=None,
+    n_rows: int | None = None,
 ):
-    """The pipeline, wrapped in a seeded randomised search when tuning is on (nested CV).
+    """The pipeline, wrapped in a seeded Optuna search when tuning is on (nested CV).
 
-    The search weighs the family's defaults (``best_params_ == {}``) against ``n_iter`` random
-    candidates, and keeps them on a tie: sampled candidates alone can all be worse than the
-    defaults, and on Taiwan they were (docs/benchmarks.md).
+    The search weighs the family's defaults (``best_params_ == {}``) against ``n_iter`` trials,
+    and keeps them on a tie: sampled candidates alone can all be worse than the defaults, and
+    on Taiwan they were (docs/benchmarks.md).
     """
-    pipe = build_pipeline(cfg, columns, family, positive_weight, memory)
+    pipe = build_pipeline(cfg, columns, family, positive_weight, memory, n_rows)
     search = cfg.models.search
     if search.method == "none":
         return pipe
-    space = search_space(family, getattr(cfg.models, family).space)
-    grid_size = 1
-    for values in space.values():
-        grid_size *= len(values)
-    sampled = ParameterSampler(space, min(search.n_iter, grid_size), random_state=cfg.seed)
-    candidates = [{}] + [{f"clf__{k}": [v] for k, v in p.items()} for p in sampled]
-    return GridSearchCV(
+    space = {
+        name: tuple(dim) if dim and dim[0] in ("int", "float", "log") else list(dim)
+        for name, dim in search_space(family, getattr(cfg.models, family).space).items()
+    }
+    return TunedClassifier(
         pipe,
-        candidates,
-        scoring="roc_auc",
+        space,
+        n_trials=search.n_iter,
+        timeout=search.budget_s,
         cv=SubsampledStratifiedKFold(search.inner_folds, search.max_rows, cfg.seed),
-        refit=True,
-        error_score="raise",
+        sampler=search.method,
+        random_state=cfg.seed,
     )

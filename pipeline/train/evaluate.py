@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from delinq.models.fitted import fitted_pipeline
 
@@ -41,6 +41,12 @@ METRICS = (
     "log_loss",
     "threshold",
 )
+# Metrics that get a bootstrap confidence interval, from the out-of-fold predictions.
+INTERVAL_METRICS = ("roc_auc", "ks", "pr_auc", "f1")
+
+
+class CVError(ValueError):
+    """Cross-validation cannot give a meaningful answer on this table (e.g. a fold lacks bads)."""
 
 
 def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
@@ -124,10 +130,11 @@ class CVResult:
     oof: np.ndarray = field(init=False)
     fold_metrics: pd.DataFrame = field(init=False)
     confusion: np.ndarray = field(init=False)
+    hard: np.ndarray = field(init=False)  # each row flagged at its own fold's threshold
 
     def __post_init__(self) -> None:
         self.oof = np.empty(len(self.y))
-        hard = np.empty(len(self.y), dtype=bool)
+        hard = self.hard = np.empty(len(self.y), dtype=bool)
         rows = []
         for f in self.folds:
             self.oof[f.test_index] = f.proba
@@ -170,9 +177,24 @@ class CVResult:
 THRESHOLD_ROWS = 10_000
 
 
+@dataclass
+class FoldFailure:
+    """A fold a family could not fit: the exception's type only (its text may hold data)."""
+
+    fold: int
+    error: str
+
+
 def _fit_fold(
     family: str, estimator, X: pd.DataFrame, y: np.ndarray, fold: int, train, test
-) -> tuple[str, FoldResult]:
+) -> tuple[str, FoldResult | FoldFailure]:
+    try:
+        return family, _fit_one_fold(estimator, X, y, fold, train, test)
+    except Exception as exc:  # a family that breaks on a strange table is skipped, not fatal
+        return family, FoldFailure(fold, type(exc).__name__)
+
+
+def _fit_one_fold(estimator, X: pd.DataFrame, y: np.ndarray, fold: int, train, test) -> FoldResult:
     start = time.perf_counter()
     model = clone(estimator).fit(X.iloc[train], y[train])
     fit_seconds = time.perf_counter() - start
@@ -182,7 +204,7 @@ def _fit_fold(
     threshold = best_f1_threshold(y[sample], model.predict_proba(X.iloc[sample])[:, 1])
     pipe = fitted_pipeline(model)
     selector = pipe.named_steps.get("select")
-    return family, FoldResult(
+    return FoldResult(
         fold=fold,
         test_index=np.asarray(test),
         proba=model.predict_proba(X.iloc[test])[:, 1],
@@ -193,6 +215,35 @@ def _fit_fold(
     )
 
 
+def cv_splits(
+    y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The outer folds: stratified, and with ``groups`` never splitting a group.
+
+    Raises :class:`CVError` when a test fold would hold no bad or no good row, where AUC and
+    KS mean nothing.
+    """
+    y = np.asarray(y)
+    bads = int(y.sum())
+    if min(bads, len(y) - bads) < folds:
+        raise CVError(
+            f"the target has {bads} bad and {len(y) - bads} good rows: too few for {folds} "
+            f"folds (every test fold needs both); use fewer folds (cv.folds) or more data"
+        )
+    if groups is None:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    splits = list(splitter.split(np.zeros(len(y)), y, groups))
+    for i, (_, test) in enumerate(splits):
+        if len(np.unique(y[test])) < 2:
+            raise CVError(
+                f"test fold {i + 1} of {folds} holds only one class "
+                f"({len(test)} rows); use fewer folds (cv.folds)"
+            )
+    return splits
+
+
 def cross_validate(
     estimators: dict[str, object],
     X: pd.DataFrame,
@@ -201,26 +252,134 @@ def cross_validate(
     seed: int,
     n_jobs: int = 1,
     on_fold: Callable[[str], None] | None = None,
+    groups: np.ndarray | None = None,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, CVResult]:
     """Stratified k-fold CV of each whole (possibly search-wrapped) pipeline.
 
     Each fold clones and fits the complete estimator, so nothing learned from a held-out fold
     reaches its own model. All families share the same folds and one worker pool, so no core
     idles while a slow family finishes. ``on_fold(family)`` is called as each fold ends.
+    ``groups`` keeps rows of a group in one fold (see :func:`cv_splits`). A family that fails
+    on any fold is left out of the result and named in ``failed`` (family -> what failed).
     """
     y_arr = np.asarray(y)
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y_arr))
+    splits = cv_splits(y_arr, folds, seed, groups)
     jobs = (
         delayed(_fit_fold)(family, estimator, X, y_arr, i, train, test)
         for family, estimator in estimators.items()
         for i, (train, test) in enumerate(splits)
     )
     done: dict[str, list[FoldResult]] = {family: [] for family in estimators}
+    failures: dict[str, list[FoldFailure]] = {}
     for family, result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-        done[family].append(result)
+        if isinstance(result, FoldFailure):
+            failures.setdefault(family, []).append(result)
+        else:
+            done[family].append(result)
         if on_fold is not None:
             on_fold(family)
+    if failed is not None:
+        failed |= {
+            family: ", ".join(
+                f"{f.error} on fold {f.fold + 1}" for f in sorted(fs, key=lambda f: f.fold)
+            )
+            for family, fs in failures.items()
+        }
     return {
         family: CVResult(family, sorted(results, key=lambda r: r.fold), y_arr)
         for family, results in done.items()
+        if family not in failures
     }
+
+
+def _bootstrap_weights(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each row is drawn in each resample with replacement, (resamples, n)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
+
+
+class _Ranked:
+    """Scores sorted once, riskiest first, grouped by distinct value (ties share a group).
+
+    A resample with replacement is a count per row, so each metric of a resample is a weighted
+    sum over these groups: O(rows), where re-sorting every resample cost seconds.
+    """
+
+    def __init__(self, y: np.ndarray, p: np.ndarray, hard: np.ndarray | None = None):
+        order = np.argsort(-p, kind="stable")
+        self.order, self.y = order, np.asarray(y)[order].astype(float)
+        sorted_p = p[order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
+        self.hard = None if hard is None else np.asarray(hard)[order].astype(float)
+
+    def metrics(self, weights: np.ndarray) -> dict[str, float]:
+        """AUC, KS, PR-AUC and (with hard labels) F1 of the rows weighted by ``weights``."""
+        w = weights[self.order].astype(float)
+        tp = np.add.reduceat(w * self.y, self.starts)
+        fp = np.add.reduceat(w * (1 - self.y), self.starts)
+        TP, FP = np.cumsum(tp), np.cumsum(fp)
+        P, N = TP[-1], FP[-1]
+        # Mann-Whitney: each bad outranks the goods below its group, half the goods tied with it.
+        # A group no resampled row fell in flags nothing: precision 0 there (it adds tp = 0).
+        precision = np.divide(TP, TP + FP, out=np.zeros_like(TP), where=(TP + FP) > 0)
+        out = {
+            "roc_auc": float((np.sum(tp * (N - FP)) + 0.5 * np.sum(tp * fp)) / (P * N)),
+            "ks": float(np.max(TP / P - FP / N)),
+            "pr_auc": float(np.sum(tp / P * precision)),
+        }
+        if self.hard is not None:
+            hit = np.sum(w * self.y * self.hard)
+            flagged, bads = np.sum(w * self.hard), np.sum(w * self.y)
+            out["f1"] = float(2 * hit / (flagged + bads)) if flagged + bads else 0.0
+        return out
+
+
+def _one_class(weights: np.ndarray, y: np.ndarray) -> bool:
+    bads = weights @ np.asarray(y)
+    return bads == 0 or bads == weights.sum()
+
+
+def bootstrap_intervals(
+    result: CVResult, resamples: int = 200, seed: int = 0, level: float = 0.95
+) -> dict[str, float]:
+    """Percentile bootstrap intervals of AUC, KS, PR-AUC and F1 of the out-of-fold predictions.
+
+    Rows are resampled with replacement ``resamples`` times (seeded); F1 uses each row's own
+    fold threshold. Returns ``{metric}_ci_low`` and ``{metric}_ci_high`` per metric.
+    """
+    ranked = _Ranked(result.y, result.oof, result.hard)
+    values = {m: [] for m in INTERVAL_METRICS}
+    for weights in _bootstrap_weights(len(result.y), resamples, seed):
+        if _one_class(weights, result.y):
+            continue  # a resample with one class has no AUC
+        for m, v in ranked.metrics(weights).items():
+            values[m].append(v)
+    tail = (1 - level) / 2 * 100
+    out = {}
+    for m, v in values.items():
+        low, high = np.percentile(v, [tail, 100 - tail])
+        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = float(low), float(high)
+    return out
+
+
+def paired_auc_test(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, resamples: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """AUC of ``p_a`` minus AUC of ``p_b`` on the same rows, and its paired-bootstrap p-value.
+
+    Both are scored on each resample of the same rows; the two-sided p-value is twice the
+    smaller share of resamples on either side of zero (at least 1 / resamples).
+    """
+    y = np.asarray(y)
+    a, b = _Ranked(y, p_a), _Ranked(y, p_b)
+    diffs = np.array(
+        [
+            a.metrics(w)["roc_auc"] - b.metrics(w)["roc_auc"]
+            for w in _bootstrap_weights(len(y), resamples, seed)
+            if not _one_class(w, y)
+        ]
+    )
+    observed = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
+    p_value = 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0))
+    return observed, float(min(1.0, max(p_value, 1 / len(diffs))))

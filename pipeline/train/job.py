@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
 
 from delinq.models.calibration import OOFCalibratedClassifier
-from delinq.models.candidates import DEFAULTS
+from delinq.models.candidates import DEFAULTS, REFERENCE, REFERENCE_PARAMS
 from delinq.models.champion import PromotionDecision, choose_champion
 from delinq.models.fitted import fitted_pipeline
 from delinq.models.raw_input import RawInputClassifier
+from delinq.models.search import TunedClassifier, duplicate_groups
 from delinq.pipeline.book.io import Dataset
 from delinq.pipeline.config import Config
 from delinq.pipeline.explain.explainer import background_stats
@@ -25,8 +25,14 @@ from delinq.pipeline.portfolio.job import analyze_portfolio
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.promote import promote
 from delinq.pipeline.registry.reference import build_reference, write_reference
-from delinq.pipeline.train.estimator import Columns, build_estimator
-from delinq.pipeline.train.evaluate import CVResult, cross_validate
+from delinq.pipeline.train.estimator import Columns, build_estimator, reference_pipeline
+from delinq.pipeline.train.evaluate import (
+    CVResult,
+    bootstrap_intervals,
+    cross_validate,
+    cv_splits,
+    paired_auc_test,
+)
 from delinq.pipeline.train.plots import comparison_plots
 
 
@@ -42,6 +48,13 @@ class Reporter:
     def fold_done(self, family: str) -> None:
         """One fold of ``family`` finished."""
 
+    def warn(self, text: str) -> None:
+        """Something the user must know about the run (a skipped family, a winning reference)."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot produce a model (every family failed); nothing was registered."""
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -56,6 +69,9 @@ class TrainResult:
     model_name: str
     version: str
     promotion: PromotionDecision | None
+    warnings: tuple[str, ...] = ()
+    # (runner-up family, champion's AUC minus its, paired-bootstrap p-value)
+    versus_runner_up: tuple[str, float, float] | None = None
 
 
 def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
@@ -82,6 +98,8 @@ def _flat_config(cfg: Config) -> dict[str, str]:
 
 
 def _family_params(cfg: Config, family: str, result: CVResult) -> dict:
+    if family == REFERENCE:
+        return {**REFERENCE_PARAMS, "search": "none"}
     params = {**DEFAULTS[family], **getattr(cfg.models, family).params}
     params["search"] = cfg.models.search.method
     if cfg.models.search.method != "none":  # {} in a fold: the defaults won its search
@@ -110,8 +128,8 @@ def fit_champion(
 ):
     """Refit the champion family on every row and calibrate it on its out-of-fold scores."""
     columns = Columns(dataset.numeric, dataset.categorical)
-    estimator = build_estimator(cfg, columns, family, positive_weight, memory)
-    if isinstance(estimator, GridSearchCV):
+    estimator = build_estimator(cfg, columns, family, positive_weight, memory, len(dataset.y))
+    if isinstance(estimator, TunedClassifier):
         # Search once more on all rows for the final hyper-parameters.
         search = clone(estimator).set_params(n_jobs=cfg.cv.n_jobs)
         search.fit(dataset.X, dataset.y)
@@ -131,19 +149,45 @@ def positive_weight(dataset: Dataset) -> float:
     return (1 - dataset.bad_rate) / max(dataset.bad_rate, 1e-9)
 
 
+def training_rows(n: int, folds: int) -> int:
+    """Rows a model is fitted on in each of ``folds`` outer folds of ``n`` rows."""
+    return n * (folds - 1) // folds
+
+
+def cv_groups(cfg: Config, dataset: Dataset) -> tuple[np.ndarray | None, int]:
+    """The CV groups (``None``: plain folds) and how many rows repeat another row's inputs."""
+    groups, repeated = duplicate_groups(dataset.X)
+    setting = cfg.cv.group_duplicates
+    grouped = setting is True or (setting == "auto" and repeated >= 0.05 * len(groups))
+    return (groups if grouped and repeated else None), repeated
+
+
 def compare_families(
-    cfg: Config, dataset: Dataset, cache: str, reporter: Reporter
-) -> tuple[dict[str, CVResult], float]:
-    """Cross-validate every configured family on the same folds; also return the seconds."""
+    cfg: Config,
+    dataset: Dataset,
+    cache: str,
+    reporter: Reporter,
+    groups: np.ndarray | None = None,
+) -> tuple[dict[str, CVResult], float, dict[str, str]]:
+    """Cross-validate every configured family and the plain reference on the same folds.
+
+    Returns the results, the seconds, and the families that failed (family -> what failed).
+    """
     columns = Columns(dataset.numeric, dataset.categorical)
     families = list(cfg.models.families)
     weight = positive_weight(dataset)
     # Features, preprocessing and selection are the same for every family (and every search
     # candidate) on a given fold: the pipelines share a cache so each is fitted once.
-    estimators = {f: build_estimator(cfg, columns, f, weight, memory=cache) for f in families}
-    reporter.stage(f"Cross-validating {len(families)} model families, {cfg.cv.folds} folds")
-    reporter.cv_started(len(families) * cfg.cv.folds)
+    rows = training_rows(len(dataset.y), cfg.cv.folds)
+    estimators = {f: build_estimator(cfg, columns, f, weight, cache, rows) for f in families}
+    estimators[REFERENCE] = reference_pipeline(columns, cfg.seed)
+    reporter.stage(
+        f"Cross-validating {len(families)} model families and the plain reference, "
+        f"{cfg.cv.folds} folds" + (" (repeated rows kept together)" if groups is not None else "")
+    )
+    reporter.cv_started(len(estimators) * cfg.cv.folds)
     started = time.perf_counter()
+    failed: dict[str, str] = {}
     results = cross_validate(
         estimators,
         dataset.X,
@@ -152,8 +196,10 @@ def compare_families(
         cfg.seed,
         cfg.cv.n_jobs,
         on_fold=reporter.fold_done,
+        groups=groups,
+        failed=failed,
     )
-    return results, time.perf_counter() - started
+    return results, time.perf_counter() - started, failed
 
 
 def log_comparison(
@@ -163,8 +209,16 @@ def log_comparison(
 
     Returns the comparison (a row per family) and the plot files.
     """
-    comparison = pd.DataFrame({f: r.summary() for f, r in results.items()}).T
+    rows = {}
+    for family, result in results.items():
+        rows[family] = result.summary()
+        if cfg.cv.bootstrap:
+            rows[family] |= bootstrap_intervals(result, cfg.cv.bootstrap, cfg.seed)
+    comparison = pd.DataFrame(rows).T
     comparison.index.name = "family"
+    if REFERENCE in comparison.index:
+        reference_auc = comparison.loc[REFERENCE, "roc_auc_mean"]
+        comparison["roc_auc_lift_vs_reference"] = comparison["roc_auc_mean"] - reference_auc
     comparison.to_csv(out_dir / "comparison.csv")
     plots = comparison_plots(results, out_dir)
     for family, result in results.items():
@@ -173,7 +227,7 @@ def log_comparison(
             tracking.log_family(
                 family,
                 _family_params(cfg, family, result),
-                result.summary(),
+                comparison.loc[family].to_dict(),
                 result.fold_metrics,
                 files,
             )
@@ -190,12 +244,14 @@ def _selection_files(model, out_dir: Path) -> list[Path]:
 
 
 def register_champion(
-    cfg: Config, dataset: Dataset, model, family: str, cv_auc: float, out_dir: Path
+    cfg: Config, dataset: Dataset, model, family: str, scores: pd.Series, out_dir: Path
 ) -> str:
     """Log the champion with its scoring reference and register it as ``challenger``.
 
     What is stored beside the model holds aggregates only: a synthetic input example,
-    drift bins, hashed category levels, a mean and k-means centroids. Returns the version.
+    drift bins, hashed category levels, a mean and k-means centroids. ``scores`` is the
+    family's row of the comparison (its CV AUC and, when computed, the AUC's interval).
+    Returns the version.
     """
     reference = build_reference(
         dataset.X,
@@ -211,31 +267,100 @@ def register_champion(
         RawInputClassifier(model, list(dataset.X.columns), dataset.categorical),
         masked_example(dataset.X),
         cfg.tracking.model_name,
-        cv_auc,
+        float(scores["roc_auc_mean"]),
         family,
         extra_files=[write_reference(reference, out_dir)],
+        auc_interval=(
+            (float(scores["roc_auc_ci_low"]), float(scores["roc_auc_ci_high"]))
+            if "roc_auc_ci_low" in scores
+            else None
+        ),
     )
+
+
+def _check_against_reference(comparison: pd.DataFrame, families: list[str], warn) -> None:
+    if REFERENCE not in comparison.index:
+        warn("the plain reference failed to fit, so no family's lift over it is known")
+        return
+    reference = comparison.loc[REFERENCE, "roc_auc_mean"]
+    best = comparison.loc[families, "roc_auc_mean"].max()
+    if reference > best:
+        warn(
+            f"the plain reference XGBoost (CV AUC {reference:.4f}) beats every model family "
+            f"(best {best:.4f}): the pipeline's features and defaults do not suit this table; "
+            "compare the families' lifts in the comparison table"
+        )
+
+
+def _check_repeated_rows(
+    cfg: Config, dataset: Dataset, groups, repeated: int, comparison: pd.DataFrame, warn
+) -> None:
+    """Say how many rows repeat; warn when keeping them together changes the reference's AUC.
+
+    Below 1 % of the table the count is only logged (metric ``repeated_rows``).
+    """
+    if repeated < 0.01 * len(dataset.y):
+        return
+    share = repeated / len(dataset.y)
+    scheme = "kept together in one fold" if groups is not None else "split across folds"
+    warn(
+        f"{repeated:,} rows ({share:.0%}) repeat another row's inputs; they are {scheme} "
+        "(cv.group_duplicates)"
+    )
+    if REFERENCE not in comparison.index:
+        return
+    other = None if groups is not None else duplicate_groups(dataset.X)[0]
+    columns = Columns(dataset.numeric, dataset.categorical)
+    alternative = cross_validate(
+        {REFERENCE: reference_pipeline(columns, cfg.seed)},
+        dataset.X,
+        dataset.y,
+        cfg.cv.folds,
+        cfg.seed,
+        cfg.cv.n_jobs,
+        groups=other,
+    )
+    if REFERENCE not in alternative:
+        return
+    here = comparison.loc[REFERENCE, "roc_auc_mean"]
+    there = alternative[REFERENCE].summary()["roc_auc_mean"]
+    if abs(here - there) > 0.01:
+        warn(
+            f"grouping the repeated rows changes the reference's CV AUC from "
+            f"{there if groups is not None else here:.4f} (plain folds) to "
+            f"{here if groups is not None else there:.4f} (grouped): plain folds reward "
+            "memorising them; trust the grouped figure"
+        )
 
 
 def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> TrainResult:
     """Compare every configured family under CV, refit and register the champion.
 
-    The stages, each logged as it completes: cross-validation (:func:`compare_families`),
-    the comparison (:func:`log_comparison`), the champion's refit (:func:`fit_champion`),
-    portfolio analytics, the parent run, registration (:func:`register_champion`) and, when
-    configured, the promotion gates. A failed store names what was and was not logged.
+    The stages, each logged as it completes: cross-validation of the families and the plain
+    reference (:func:`compare_families`), the comparison with lifts and bootstrap intervals
+    (:func:`log_comparison`), the champion's refit (:func:`fit_champion`), portfolio
+    analytics, the parent run, registration (:func:`register_champion`) and, when configured,
+    the promotion gates. A failed store names what was and was not logged. A family that
+    fails to fit is skipped with a warning; if every family fails nothing is registered.
     """
     reporter = reporter or Reporter()
+    warnings: list[str] = []
+    groups, repeated = cv_groups(cfg, dataset)
+    cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, groups)  # fails before any run
+
+    def warn(text: str) -> None:
+        warnings.append(text)
+        reporter.warn(text)
+
     reporter.stage("Connecting to MLflow")
     uri = tracking.connect(cfg.tracking)
     experiment_id = tracking.ensure_experiment(cfg.tracking, uri)
-    families = list(cfg.models.families)
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
     ledger = tracking.Ledger(
         uri,
         [
-            *(f"the '{f}' run" for f in families),
+            *(f"the '{f}' run" for f in [*cfg.models.families, REFERENCE]),
             *(["portfolio analytics"] if cfg.data.history is not None else []),
             "the parent run's config, metrics and plots",
             "the champion model and its registry version",
@@ -248,12 +373,50 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         out_dir = cfg.output_dir / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         ledger.local = out_dir
-        results, cv_seconds = compare_families(cfg, dataset, cache, reporter)
+        results, cv_seconds, failed = compare_families(cfg, dataset, cache, reporter, groups)
+        for family, what in failed.items():
+            warn(f"'{family}' failed to fit ({what}) and was left out of the comparison")
+        families = [f for f in cfg.models.families if f in results]
+        if not families:
+            raise TrainingError(
+                f"every model family failed to fit ({'; '.join(failed.values())}); "
+                "nothing was registered"
+            )
 
         reporter.stage("Writing comparison table and plots")
         comparison, plots = log_comparison(cfg, results, out_dir, ledger)
-        champion = choose_champion(comparison, cfg.champion.metric)
+        champion = choose_champion(comparison.loc[families], cfg.champion.metric)
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
+        _check_against_reference(comparison, families, warn)
+        _check_repeated_rows(cfg, dataset, groups, repeated, comparison, warn)
+        parent_metrics = {
+            "champion_cv_roc_auc": champion_auc,
+            "cv_seconds": cv_seconds,
+            "bad_rate": dataset.bad_rate,
+            "repeated_rows": repeated,
+        }
+        if REFERENCE in comparison.index:
+            parent_metrics["champion_cv_roc_auc_lift_vs_reference"] = float(
+                comparison.loc[champion, "roc_auc_lift_vs_reference"]
+            )
+        others = comparison.loc[[f for f in families if f != champion], "roc_auc_mean"]
+        if len(others) and cfg.cv.bootstrap:
+            runner_up = str(others.idxmax())
+            diff, p_value = paired_auc_test(
+                results[champion].y,
+                results[champion].oof,
+                results[runner_up].oof,
+                cfg.cv.bootstrap,
+                cfg.seed,
+            )
+            parent_metrics |= {
+                "champion_vs_runner_up_auc": diff,
+                "champion_vs_runner_up_p": p_value,
+            }
+            tags_after = {"runner_up": runner_up}
+            versus = (runner_up, diff, p_value)
+        else:
+            tags_after, versus = {}, None
 
         reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
         weight = positive_weight(dataset)
@@ -273,17 +436,15 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         with ledger.step("the parent run's config, metrics and plots"):
             tracking.log_parent(
                 _flat_config(cfg),
-                {
-                    "champion_cv_roc_auc": champion_auc,
-                    "cv_seconds": cv_seconds,
-                    "bad_rate": dataset.bad_rate,
-                },
-                {"champion": champion},
+                parent_metrics,
+                {"champion": champion, **tags_after, "grouped_cv": str(groups is not None)},
                 [out_dir / "comparison.csv", *plots, *champion_files],
             )
         reporter.stage("Registering the champion in the model registry")
         with ledger.step("the champion model and its registry version"):
-            version = register_champion(cfg, dataset, model, champion, champion_auc, out_dir)
+            version = register_champion(
+                cfg, dataset, model, champion, comparison.loc[champion], out_dir
+            )
 
     decision = None
     if cfg.promotion.auto:
@@ -299,4 +460,6 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         model_name=cfg.tracking.model_name,
         version=version,
         promotion=decision,
+        warnings=tuple(warnings),
+        versus_runner_up=versus,
     )

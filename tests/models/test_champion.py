@@ -24,3 +24,11 @@ def test_best_metric_wins_and_direction_respected():
 def test_gates(challenger, champion, promote):
     decision = promotion_decision(challenger, champion, min_auc=0.6, tolerance=0.005)
     assert decision.promote is promote and decision.reason
+
+
+def test_interval_gate_refuses_only_beyond_the_interval():
+    # The point estimate trails by 0.02, but the interval reaches the champion: not worse.
+    kept = promotion_decision(0.77, 0.79, 0.6, 0.005, challenger_high=0.80)
+    refused = promotion_decision(0.77, 0.79, 0.6, 0.005, challenger_high=0.78)
+    assert kept.promote and not refused.promote and "upper end" in refused.reason
+    assert not promotion_decision(0.77, 0.79, 0.6, 0.005).promote

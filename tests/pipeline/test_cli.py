@@ -141,3 +141,20 @@ def test_readme_commands_exist():
     assert {"train", "test"} <= named and named <= targets, named - targets
     commands = set(re.findall(r"\bdelinq ([a-z][a-z-]*)", readme))
     assert commands == set(_commands()), commands ^ set(_commands())
+
+
+def test_too_few_bads_for_the_folds_stops_before_any_run(
+    tmp_path, monkeypatch, no_tracking_env, book
+):
+    monkeypatch.chdir(tmp_path)
+    table = book.copy()
+    bads = table.index[table["default_next_month"] == 1]
+    table.loc[bads[3:], "default_next_month"] = 0  # three bads left, five folds asked
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = runner.invoke(
+        app, ["train", "--quick", "-d", "t.csv", "--target", "default_next_month"]
+    )
+    assert result.exit_code == 2
+    assert "3 bad and 1497 good rows" in result.output
+    assert "too few for 5 folds" in result.output and "cv.folds" in result.output
+    assert not (tmp_path / "data" / "mlflow").exists()  # no store, no run, nothing registered

@@ -69,9 +69,13 @@ def test_report_opens_offline_with_every_section(champion_env, tmp_path, no_trac
             "return Array.from(document.querySelector('table').tBodies[0].rows)"
             ".map(r => r.cells[0].textContent)"
         )
-        assert sorted(rows) == sorted(result.comparison.index)  # the models that were trained
+        # The models that were trained, and the run's plain reference.
+        trained = [f for f in result.comparison.index if f != "reference"]
+        assert sorted(rows) == sorted([*trained, "plain reference (XGBoost)"])
         text = browser.find_element("tag name", "body").text
         assert "Feature selection" in text and "As of 2026-02-28" in text
+        assert "lift vs plain reference" in text and "95 % interval" in text
+        assert "paired bootstrap p =" in text
     finally:
         browser.quit()
 

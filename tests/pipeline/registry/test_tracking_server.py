@@ -131,7 +131,7 @@ def test_server_stopped_mid_run_names_what_was_and_was_not_logged(server, tmp_pa
         train(cfg, load_training_data(cfg), _StopServerAt(server, "Refitting champion"))
     message = str(err.value)
     assert f"{server.url} failed while logging portfolio analytics" in message
-    assert "Logged: the 'logreg' run, the 'xgboost' run." in message
+    assert "Logged: the 'logreg' run, the 'xgboost' run, the 'reference' run." in message
     assert (
         "Not logged: portfolio analytics, the parent run's config, metrics and plots, "
         "the champion model and its registry version." in message

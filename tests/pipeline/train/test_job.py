@@ -33,9 +33,23 @@ def test_parent_and_nested_runs_are_logged(trained):
         result.comparison.loc[result.champion, "roc_auc_mean"]
     )
     children = tracking.child_runs(result.experiment_id, result.run_id)
-    assert sorted(children["tags.family"]) == sorted(cfg.models.families)
+    assert sorted(children["tags.family"]) == sorted([*cfg.models.families, "reference"])
     for metric in ("roc_auc", "gini", "ks", "pr_auc", "f1", "brier", "log_loss"):
         assert f"metrics.cv_{metric}_mean" in children and f"metrics.cv_{metric}_std" in children
+    by_family = children.set_index("tags.family")
+    for family in cfg.models.families:
+        lift = by_family.loc[family, "metrics.cv_roc_auc_lift_vs_reference"]
+        expected = (
+            result.comparison.loc[family, "roc_auc_mean"]
+            - result.comparison.loc["reference", "roc_auc_mean"]
+        )
+        assert lift == pytest.approx(expected)
+        low, high = by_family.loc[
+            family, ["metrics.cv_roc_auc_ci_low", "metrics.cv_roc_auc_ci_high"]
+        ]
+        assert low < result.comparison.loc[family, "roc_auc_mean"] < high
+    assert 0 < info["metrics"]["champion_vs_runner_up_p"] <= 1
+    assert info["tags"]["runner_up"] in cfg.models.families
     assert result.tracking_uri.startswith("sqlite:")
 
 
@@ -108,3 +122,45 @@ def test_same_seed_same_metrics(tmp_path, trained):
     )
     metrics = [c for c in first.comparison.columns if not c.startswith("fit_seconds")]
     pd.testing.assert_frame_equal(first.comparison[metrics], again.comparison[metrics])
+
+
+def _with_families(cfg, tmp_path, families, **params):
+    models = cfg.models.model_copy(update={"families": families, **params})
+    return cfg.model_copy(
+        update={
+            "models": models,
+            "tracking": cfg.tracking.model_copy(update={"store_dir": tmp_path / "s"}),
+            "output_dir": tmp_path / "runs",
+        }
+    )
+
+
+def test_a_winning_reference_is_a_warning(tmp_path, trained):
+    """Logistic regression cannot see an exclusive-or; the plain reference's trees can."""
+    cfg, dataset, _ = trained
+    rng = np.random.default_rng(0)
+    X = dataset.X.assign(a=rng.normal(size=len(dataset.y)), b=rng.normal(size=len(dataset.y)))
+    y = pd.Series(((X["a"] > 0) ^ (X["b"] > 0)).astype(int), name=dataset.y.name)
+    xor = type(dataset)(X, y, dataset.ids, [*dataset.numeric, "a", "b"], dataset.categorical, "xor")
+    result = train(_with_families(cfg, tmp_path, ["logreg"]), xor)
+    assert result.comparison.loc["logreg", "roc_auc_lift_vs_reference"] < -0.2
+    assert any("beats every model family" in w for w in result.warnings)
+
+
+def test_a_family_that_cannot_fit_is_skipped_and_the_run_goes_on(tmp_path, trained):
+    cfg, dataset, _ = trained
+    broken = cfg.models.svm.model_copy(update={"params": {"C": -1.0}})
+    result = train(_with_families(cfg, tmp_path, ["svm", "logreg"], svm=broken), dataset)
+    assert result.champion == "logreg" and "svm" not in result.comparison.index
+    assert any("'svm' failed to fit (InvalidParameterError on fold 1" in w for w in result.warnings)
+
+
+def test_when_every_family_fails_nothing_is_registered(tmp_path, trained):
+    from delinq.pipeline.train.job import TrainingError
+
+    cfg, dataset, _ = trained
+    broken = cfg.models.svm.model_copy(update={"params": {"C": -1.0}})
+    run_cfg = _with_families(cfg, tmp_path, ["svm"], svm=broken)
+    with pytest.raises(TrainingError, match="every model family failed"):
+        train(run_cfg, dataset)
+    assert tracking.alias_version(run_cfg.tracking.model_name, "challenger") is None
