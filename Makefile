@@ -6,7 +6,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train score explain report notebooks analyze train-taiwan test test-fast lint format bench bench-pycaret mlflow-server ui lock clean
+.PHONY: help setup train score explain report notebooks analyze train-taiwan test test-fast lint format bench bench-pycaret bench-flaml mlflow-server ui lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -52,7 +52,8 @@ lint: setup ## Lint and check formatting
 format: setup ## Fix lint and formatting in place
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: setup ## Run the benchmarks (~30 min); record results in docs/benchmarks.md
+bench: setup bench-flaml ## Run the benchmarks (~60 min); record results in docs/benchmarks.md
+	$(BIN)/python benchmarks/datasets.py --modes quick full --flaml
 	$(BIN)/python benchmarks/train_taiwan.py
 	$(BIN)/python benchmarks/shap_speed.py
 	test -d data/mlflow || $(MAKE) train   # scoring needs a champion
@@ -60,6 +61,12 @@ bench: setup ## Run the benchmarks (~30 min); record results in docs/benchmarks.
 	$(BIN)/python benchmarks/score_spark.py --rows 10000000
 
 bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `make bench` compares with it
+
+bench-flaml: .bench-flaml/bin/python ## Install FLAML (own venv), the AutoML peer of benchmarks/datasets.py
+
+.bench-flaml/bin/python:
+	$(PYTHON) -m venv .bench-flaml
+	.bench-flaml/bin/python -m pip install $(PIP_FLAGS) "flaml[automl]>=2.3,<3" pyarrow
 
 .bench-pycaret/bin/python:
 	$(PYTHON) -m venv .bench-pycaret
@@ -78,4 +85,4 @@ lock: ## Re-resolve dependencies and rewrite requirements.lock (needs the packag
 	rm -rf .lock-venv
 
 clean: ## Remove the venv, caches and local outputs (keeps nothing under data/)
-	rm -rf $(VENV) .bench-pycaret .pytest_cache .ruff_cache .hypothesis data *.egg-info
+	rm -rf $(VENV) .bench-pycaret .bench-flaml .pytest_cache .ruff_cache .hypothesis data *.egg-info

@@ -94,12 +94,13 @@ def _train_cli(args: list[str], workdir: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"delinq train failed:\n{proc.stderr[-3000:]}")
     table = pd.read_csv(next((workdir / "data" / "runs").glob("*/comparison.csv")), index_col=0)
+    families = table.drop(index="reference", errors="ignore")  # the in-run plain reference
     return {
         "wall_seconds": seconds,
         "auc": table["roc_auc_mean"].round(4).to_dict(),
         "auc_std": table["roc_auc_std"].round(4).to_dict(),
         "ks": table["ks_mean"].round(4).to_dict(),
-        "best_auc": float(table["roc_auc_mean"].max()),
+        "best_auc": float(families["roc_auc_mean"].max()),
     }
 
 
