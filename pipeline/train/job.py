@@ -27,6 +27,7 @@ from delinq.pipeline.registry.promote import promote
 from delinq.pipeline.registry.reference import build_reference, write_reference
 from delinq.pipeline.train.estimator import Columns, build_estimator, reference_pipeline
 from delinq.pipeline.train.evaluate import (
+    CVError,
     CVResult,
     bootstrap_intervals,
     cross_validate,
@@ -311,6 +312,10 @@ def _check_repeated_rows(
         return
     other = None if groups is not None else duplicate_groups(dataset.X)[0]
     columns = Columns(dataset.numeric, dataset.categorical)
+    try:
+        cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, other)
+    except CVError:  # the other scheme cannot split this table: nothing to compare
+        return
     alternative = cross_validate(
         {REFERENCE: reference_pipeline(columns, cfg.seed)},
         dataset.X,
