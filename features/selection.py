@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -18,12 +20,9 @@ def _median_filled(X: np.ndarray) -> np.ndarray:
     """``X`` with each missing value replaced by its column's median (0 for an empty column)."""
     if not np.isnan(X).any():
         return X
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column
-            medians = np.nan_to_num(np.nanmedian(X, axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: median NaN -> 0
+        medians = np.nan_to_num(np.nanmedian(X, axis=0))
     return np.where(np.isnan(X), medians, X)
 
 

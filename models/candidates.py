@@ -165,6 +165,18 @@ def reference_classifier(seed: int = 0) -> XGBClassifier:
     return XGBClassifier(random_state=seed, eval_metric="logloss", **REFERENCE_PARAMS)
 
 
+RANGE_KINDS = ("int", "float", "log")
+
+
 def search_space(family: str, override: dict[str, list] | None = None) -> dict[str, list | tuple]:
-    """Where the search looks for ``family`` (classifier parameter names)."""
-    return dict(override) if override is not None else dict(SEARCH_SPACES[family])
+    """Where the search looks for ``family`` (classifier parameter names).
+
+    An ``override`` from the config writes a range as a list ``[kind, low, high]``; it comes
+    back as the tuple the search reads as a range, every other list as a set of choices.
+    """
+    if override is None:
+        return dict(SEARCH_SPACES[family])
+    return {
+        name: tuple(dim) if dim and dim[0] in RANGE_KINDS else list(dim)
+        for name, dim in override.items()
+    }

@@ -190,10 +190,7 @@ def build_estimator(
     search = cfg.models.search
     if search.method == "none":
         return pipe
-    space = {
-        name: tuple(dim) if dim and dim[0] in ("int", "float", "log") else list(dim)
-        for name, dim in search_space(family, getattr(cfg.models, family).space).items()
-    }
+    space = search_space(family, getattr(cfg.models, family).space)
     return TunedClassifier(
         pipe,
         space,
