@@ -1,4 +1,4 @@
-"""XGBoost that chooses its number of trees by early stopping on its own training rows."""
+"""XGBoost that chooses its number of trees, and its depth, on a split of its own training rows."""
 
 from __future__ import annotations
 
@@ -17,41 +17,60 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
     on all its rows with that many trees, scaled up for the rows the split held back. With
     ``validation_fraction=0`` it is a plain ``XGBClassifier``.
 
+    ``depth_candidates`` (e.g. ``(3, 6)``) grows each depth that way, in place of
+    ``max_depth``, and keeps the one with the lower validation log-loss: the same split that
+    counts the trees says whether the table wants shallow additive trees or deep interactions.
+
     Attributes
     ----------
     best_n_estimators_ : int
         The number of trees of the final model.
+    best_depth_ : int | None
+        Its tree depth.
     """
 
-    def __init__(self, *, validation_fraction: float = 0.15, patience: int = 50, **kwargs):
+    def __init__(
+        self,
+        *,
+        validation_fraction: float = 0.15,
+        patience: int = 50,
+        depth_candidates: tuple[int, ...] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.depth_candidates = depth_candidates
 
     def fit(self, X, y, **kwargs):
-        """Choose the number of trees on a validation split, then fit on every row."""
-        cap = self.n_estimators
+        """Choose the number of trees (and depth) on a validation split, then fit on every row."""
+        cap, depth = self.n_estimators, self.max_depth
         if not self.validation_fraction:
             super().fit(X, y, **kwargs)
-            self.best_n_estimators_ = cap
+            self.best_n_estimators_, self.best_depth_ = cap, depth
             return self
         X_fit, X_val, y_fit, y_val = train_test_split(
             X, y, test_size=self.validation_fraction, stratify=y, random_state=self.random_state
         )
         try:
-            self.set_params(early_stopping_rounds=self.patience)
-            super().fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
-            trees = min(cap, math.ceil((self.best_iteration + 1) / (1 - self.validation_fraction)))
-            self.set_params(early_stopping_rounds=None, n_estimators=trees)
+            best = None  # (validation log-loss, depth, trees)
+            for candidate in self.depth_candidates or (depth,):
+                self.set_params(early_stopping_rounds=self.patience, max_depth=candidate)
+                super().fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
+                if best is None or self.best_score < best[0]:
+                    best = (self.best_score, candidate, self.best_iteration + 1)
+            _, chosen, grown = best
+            trees = min(cap, math.ceil(grown / (1 - self.validation_fraction)))
+            self.set_params(early_stopping_rounds=None, n_estimators=trees, max_depth=chosen)
             super().fit(X, y, **kwargs)
         finally:  # the parameters stay as given: clone() and get_params() see the cap
-            self.set_params(early_stopping_rounds=None, n_estimators=cap)
-        self.best_n_estimators_ = trees
+            self.set_params(early_stopping_rounds=None, n_estimators=cap, max_depth=depth)
+        self.best_n_estimators_, self.best_depth_ = trees, chosen
         return self
 
     def get_xgb_params(self) -> dict:
         """The booster's parameters, without this wrapper's own."""
         params = super().get_xgb_params()
-        for own in ("validation_fraction", "patience"):
+        for own in ("validation_fraction", "patience", "depth_candidates"):
             params.pop(own, None)
         return params
