@@ -156,6 +156,15 @@ def _cell(row, metric: str) -> str:
     return f"{row[f'{metric}_mean']:.3f}"
 
 
+def _note_personal(dataset) -> None:
+    for column, why in dataset.personal.items():
+        console.print(
+            f"[yellow]note:[/] column '{column}' kept out of the model inputs as personal data "
+            f"({why}); list it in data.not_personal to use it",
+            highlight=False,
+        )
+
+
 @app.command()
 @_friendly_errors
 def train(
@@ -208,6 +217,7 @@ def train(
         f"{dataset.X.shape[1]} input columns ({len(dataset.categorical)} categorical), "
         f"bad rate {dataset.bad_rate:.2%}"
     )
+    _note_personal(dataset)
     mode = (
         "no search (--quick)"
         if cfg.models.search.method == "none"

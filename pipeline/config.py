@@ -63,6 +63,11 @@ class DataConfig(_Strict):
     positive_label: str | None = None
     categorical: list[str] = Field(default_factory=lambda: ["SEX", "EDUCATION", "MARRIAGE"])
     drop: list[str] = Field(default_factory=list)
+    # Columns that identify a person: never model inputs. Besides these, columns that look
+    # personal (names, e-mails, phones, national ids, account numbers) are found and kept out;
+    # `not_personal` keeps one in (delinq.pipeline.book.personal).
+    personal: list[str] = Field(default_factory=list)
+    not_personal: list[str] = Field(default_factory=list)
     history: HistoryConfig | None = Field(default_factory=_taiwan_history)
 
 

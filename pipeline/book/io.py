@@ -7,13 +7,14 @@ nothing is dropped silently: a row or column that cannot be used stops the run.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from delinq.features.cleaning import coerce_types
+from delinq.pipeline.book.personal import personal_columns
 from delinq.pipeline.book.simulate import simulate_book
 from delinq.pipeline.config import Config, DataConfig
 
@@ -34,6 +35,8 @@ class Dataset:
     numeric: list[str]
     categorical: list[str]
     source: str
+    # Columns kept out of the inputs because they identify a person: column -> why.
+    personal: dict[str, str] = field(default_factory=dict)
 
     @property
     def bad_rate(self) -> float:
@@ -133,12 +136,22 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
     else:
         ids = pd.Series(np.arange(len(frame)), name="row")
 
-    unknown = [c for c in cfg.drop if c not in frame.columns]
-    if unknown:
-        raise DataError(f"{source}: columns to drop not found: {', '.join(unknown)}")
+    for key in ("drop", "personal", "not_personal"):
+        unknown = [c for c in getattr(cfg, key) if c not in frame.columns]
+        if unknown:
+            raise DataError(f"{source}: data.{key} columns not found: {', '.join(unknown)}")
     X = frame.drop(columns=[c for c in [cfg.target, cfg.id, *cfg.drop] if c is not None])
+    inputs = set(cfg.categorical) | set(cfg.history.columns() if cfg.history else ())
+    both = sorted(inputs & set(cfg.personal))
+    if both:
+        raise DataError(
+            f"{source}: data.personal columns are also declared as inputs (categorical or "
+            f"history): {', '.join(both)}"
+        )
+    personal = personal_columns(X, cfg.personal, sorted(inputs | set(cfg.not_personal)))
+    X = X.drop(columns=list(personal))
     if X.shape[1] == 0:
-        raise DataError(f"{source}: no feature columns left besides target and id")
+        raise DataError(f"{source}: no feature columns left besides target, id and personal data")
     empty = [c for c in X.columns if X[c].isna().all()]
     if empty:
         raise DataError(f"{source}: column(s) entirely empty: {', '.join(empty)}")
@@ -167,6 +180,7 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         numeric=numeric,
         categorical=categorical,
         source=source,
+        personal=personal,
     )
 
 

@@ -2,7 +2,7 @@
 
 This is the one contract between training and scoring. :class:`ScoringReference` is a frozen,
 typed model, validated when it is read, like the config. It holds the input schema (columns,
-numeric or categorical, sign, allowed status codes, hashes of known levels), the id column,
+numeric or categorical, sign, allowed status codes, the levels many rows share), the id column,
 the history layout, drift bins (deciles of every input and of the score on the training data,
 for the population stability index) and the explanation background (aggregates only).
 
@@ -49,9 +49,12 @@ class InputSpec(_Frozen):
     name: str
     kind: Literal["numeric", "categorical"]
     drift: Bins
-    # Categorical: the levels shared by many rows (drift bins), and a hash of every level seen.
+    # Categorical: the most common levels (drift bins) and every level training saw, as the
+    # model's encoder holds them. Columns that identify a person are never inputs
+    # (delinq.pipeline.book.personal), so no level here is a name, a phone or an id.
     levels: list[str] = []
-    known: list[str] | None = None  # None: saved before level hashes existed
+    seen: list[str] | None = None
+    known: list[str] | None = None  # unsalted hashes of every level: references saved before
     # Numeric: negative values are rejected; status codes are whole numbers from code_min up.
     non_negative: bool = False
     code_min: int | None = None
@@ -138,15 +141,20 @@ def _bin_columns(X, edges, n_edges):
     return counts
 
 
-def level_hash(value: str) -> str:
-    """A short digest of a category level: lets scoring spot unseen levels without storing them."""
+def _level_hash(value: str) -> str:
     return hashlib.sha256(str(value).encode()).hexdigest()[:16]
 
 
-def count_unseen(values: pd.Series, known_hashes: set[str]) -> int:
-    """How many non-missing values are levels the training data never had."""
+def count_unseen(values: pd.Series, spec: InputSpec) -> int | None:
+    """How many non-missing values are levels training never had (``None``: no level list)."""
+    if spec.seen is not None:
+        known, key = set(spec.seen), str
+    elif spec.known is not None:  # saved before the levels were kept as they are
+        known, key = set(spec.known), _level_hash
+    else:
+        return None
     uniques = values.dropna().unique()
-    unseen = [u for u in uniques if level_hash(u) not in known_hashes]
+    unseen = [u for u in uniques if key(u) not in known]
     return int(values.isin(unseen).sum()) if unseen else 0
 
 
@@ -181,15 +189,14 @@ def build_reference(
     for col in X.columns:
         if col in categorical:
             counts = X[col].value_counts()
-            # Only levels shared by many rows: a free-text column must not leak a person's value.
-            levels = [str(v) for v in counts[counts >= MIN_LEVEL_ROWS].index[:MAX_LEVELS]]
-            expected = bin_counts_categorical(X[col], levels)
+            shared = [str(v) for v in counts[counts >= MIN_LEVEL_ROWS].index]
+            expected = bin_counts_categorical(X[col], shared[:MAX_LEVELS])
             columns.append(
                 InputSpec(
                     name=col,
                     kind="categorical",
-                    levels=levels,
-                    known=sorted(level_hash(v) for v in counts.index),
+                    levels=shared[:MAX_LEVELS],
+                    seen=sorted(str(v) for v in counts.index),
                     drift=Bins(expected=(expected / expected.sum()).tolist()),
                 )
             )

@@ -313,8 +313,9 @@ class BatchScorer:
             col = spec.name
             if spec.kind == "categorical":
                 stats.drift[col] += bin_counts_categorical(cats[col], spec.levels)
-                if spec.known is not None:  # references from before level hashes have none
-                    stats.unseen[col] += count_unseen(cats[col], set(spec.known))
+                unseen = count_unseen(cats[col], spec)
+                if unseen is not None:
+                    stats.unseen[col] += unseen
         numeric_specs = [spec for spec in self.specs if spec.kind == "numeric"]
         edges = [spec.drift.edges for spec in numeric_specs]
         for spec, counts in zip(numeric_specs, bin_counts_columns(numeric, edges), strict=True):

@@ -24,7 +24,7 @@ from delinq.pipeline.explain.explainer import background_stats
 from delinq.pipeline.portfolio.job import analyze_portfolio
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.promote import promote
-from delinq.pipeline.registry.reference import build_reference, write_reference
+from delinq.pipeline.registry.reference import MIN_LEVEL_ROWS, build_reference, write_reference
 from delinq.pipeline.train.estimator import Columns, build_estimator, reference_pipeline
 from delinq.pipeline.train.evaluate import (
     CVError,
@@ -76,10 +76,11 @@ class TrainResult:
 
 
 def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
-    """A synthetic input example: per-column quartiles and most common categories.
+    """A synthetic input example: per-column quartiles and categories many rows share.
 
-    Every value is an aggregate of many rows, so no real person's record is stored with the
-    model, while types and ranges stay realistic.
+    Every value is an aggregate of many rows (a level at least ``MIN_LEVEL_ROWS`` rows have,
+    else missing), so no real person's record is stored with the model, while types and
+    ranges stay realistic.
     """
     out = {}
     for col in X.columns:
@@ -88,7 +89,8 @@ def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
             q = values.quantile(np.linspace(0.25, 0.75, rows)) if len(values) else [np.nan] * rows
             out[col] = np.asarray(q, dtype=float)
         else:
-            common = values.value_counts().index.tolist()[:rows] or [np.nan]
+            counts = values.value_counts()
+            common = counts[counts >= MIN_LEVEL_ROWS].index.tolist()[:rows] or [np.nan]
             out[col] = np.array([common[i % len(common)] for i in range(rows)], dtype=object)
     return pd.DataFrame(out, columns=X.columns)
 
@@ -362,6 +364,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     experiment_id = tracking.ensure_experiment(cfg.tracking, uri)
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
+    if dataset.personal:  # names only: which columns were kept out, never what they held
+        tags["personal_columns_excluded"] = ", ".join(dataset.personal)
     ledger = tracking.Ledger(
         uri,
         [

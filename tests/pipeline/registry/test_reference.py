@@ -1,4 +1,4 @@
-"""Drift bins of the scoring reference."""
+"""Drift bins and level lists of the scoring reference."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from delinq.pipeline.registry.reference import (
+    _level_hash,
     bin_counts_categorical,
     bin_counts_columns,
     bin_counts_numeric,
+    build_reference,
+    count_unseen,
 )
 
 
@@ -44,3 +47,16 @@ def test_categorical_bins_from_text_or_category():
     assert bin_counts_categorical(values, ["a", "b", "c"]).tolist() == expected
     as_category = values.astype("category")
     assert bin_counts_categorical(as_category, ["a", "b", "c"]).tolist() == expected
+
+
+def test_unseen_levels_are_counted_for_new_and_old_references():
+    X = pd.DataFrame({"grade": ["A"] * 30 + ["B"] * 5, "x": np.arange(35.0)})
+    reference = build_reference(X, ["x"], ["grade"], np.linspace(0, 1, 35), None, None)
+    spec = reference.columns[0]
+    assert (spec.levels, spec.seen, spec.known) == (["A"], ["A", "B"], None)
+    book = pd.Series(["A", "B", "C", "C", None])
+    assert count_unseen(book, spec) == 2
+    # A reference written before the levels were kept held unsalted hashes; it still reads.
+    old = spec.model_copy(update={"seen": None, "known": [_level_hash("A"), _level_hash("B")]})
+    assert count_unseen(book, old) == 2
+    assert count_unseen(book, spec.model_copy(update={"seen": None})) is None
