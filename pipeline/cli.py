@@ -451,11 +451,19 @@ def score(
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Output root (default data/scores)."),
     as_of: str = typer.Option(
-        None, "--as-of", help="As-of date YYYY-MM-DD (default today); names the partition."
+        None,
+        "--as-of",
+        help="As-of date YYYY-MM-DD (default today); names the partition. Other ISO forms of a "
+        "real date (20260131, 2026-W05-6) are written as YYYY-MM-DD.",
     ),
     model_uri: str = MODEL_URI_OPTION,
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (scorecard, policy)."),
-    force: bool = typer.Option(False, "--force", help="Score even a suspiciously small book."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Publish an implausible night anyway: a book much smaller than the last, more "
+        "rejects than scoring.max_reject_share, inputs empty in every row.",
+    ),
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit 4 when any PSI reaches the alert level."
     ),
@@ -482,9 +490,10 @@ def score(
     Streams the book in batches; rows with faults go to rejects.parquet with a reason; output
     goes to OUTPUT/as_of_date=DATE/ (scores.parquet, rejects.parquet, manifest.json, drift.png)
     and appears only when complete. Both engines run the same scoring function and give the
-    same rows. Exit codes: 0 done, 2 input or model fault (nothing
-    published), 3 book much smaller than last run's (see --force), 4 drift alert with
-    --fail-on-drift.
+    same rows. Exit codes: 0 done, 2 input or model fault, 3 implausible night (a book much
+    smaller than the last run's, too many rejects, an input empty in every row; see --force),
+    4 drift alert with --fail-on-drift. With 2 or 3 nothing is published and every earlier
+    partition is left as it was.
     """
     import datetime as dt
 
@@ -492,17 +501,20 @@ def score(
     from delinq.pipeline.registry.tracking import TrackingError
     from delinq.pipeline.score.batch import ScoringError
     from delinq.pipeline.score.local import score_book
+    from delinq.pipeline.score.publish import canonical_date
     from delinq.pipeline.score.run import SanityError
 
     try:
         cfg = load_config(_config_path(config))
-        as_of = as_of or dt.date.today().isoformat()
+        given = as_of
         try:
-            dt.date.fromisoformat(as_of)
+            as_of = dt.date.today().isoformat() if given is None else canonical_date(given)
         except ValueError:
             raise typer.BadParameter(
-                f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of"
+                f"{as_of!r} is not a calendar date (YYYY-MM-DD)", param_hint="--as-of"
             ) from None
+        if given not in (None, as_of):
+            console.print(f"note: --as-of {given} is {as_of}", highlight=False)
         if spark_master:
             spark = cfg.scoring.spark.model_copy(update={"master": spark_master})
             cfg = with_overrides(cfg, scoring={"spark": spark})
@@ -523,7 +535,7 @@ def score(
                     reasons=reasons,
                 )
     except SanityError as exc:
-        console.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        console.print(f"[bold red]refused:[/] {exc} (nothing was published)", highlight=False)
         raise typer.Exit(3) from None
     except (ScoringError, ConfigError, DataError, TrackingError, ScoringReferenceError) as exc:
         console.print(f"[bold red]error:[/] {exc} (nothing was published)", highlight=False)
@@ -540,7 +552,10 @@ def score(
         ),
         highlight=False,
     )
-    console.print(f"Drift: {m['drift']['status']} (score PSI {m['drift']['score_psi']:.3f})")
+    psi = m["drift"]["score_psi"]
+    console.print(
+        f"Drift: {m['drift']['status']}" + (f" (score PSI {psi:.3f})" if psi is not None else "")
+    )
     console.print(f"Published {result.partition}/ in {m['timings']['total_s']:.1f} s")
     if fail_on_drift and result.drift_alert:
         raise typer.Exit(4)

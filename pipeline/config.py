@@ -230,6 +230,10 @@ class ScoringConfig(_Strict):
 
     batch_rows: int = Field(65_536, ge=1_000)  # rows per record batch (and output row group)
     min_rows_fraction: float = Field(0.5, ge=0, le=1)  # refuse a book this much smaller
+    # A night past these publishes nothing (exit 3; --force publishes it anyway): a broken
+    # extract rejects most rows or loses whole columns, while a sound one rejects a few.
+    max_reject_share: float = Field(0.05, ge=0, le=1)
+    max_empty_inputs: int = Field(0, ge=0)  # inputs empty in every scored row
     psi_watch: float = Field(0.1, gt=0)
     psi_alert: float = Field(0.25, gt=0)
     model_uri: str = "models:/delinquency-risk@champion"

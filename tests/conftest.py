@@ -90,3 +90,8 @@ explain: {{sample_rows: 300, output_dir: {tmp / "explain"}, labels: {{EDUCATION:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     result = train(cfg, load_training_data(cfg))
     return cfg, config, result
+
+
+def output_entries(out: Path) -> list[str]:
+    """What a scoring output root holds besides its partitions' locks (kept on purpose)."""
+    return sorted(p.name for p in Path(out).iterdir() if p.name != ".locks")

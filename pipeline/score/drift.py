@@ -29,7 +29,18 @@ def psi(expected: np.ndarray, actual_counts: np.ndarray) -> float:
 
 
 def drift_summary(reference: ScoringReference, counts: dict, score_counts: np.ndarray, sc) -> dict:
-    """PSI of every input and of the score against the training reference, with a status."""
+    """PSI of every input and of the score against the training reference, with a status.
+
+    With nothing scored there is nothing to compare: the status reads "not computed".
+    """
+    if not np.sum(score_counts):
+        return {
+            "score_psi": None,
+            "input_psi": {},
+            "watch": [],
+            "alert": [],
+            "status": "not computed",
+        }
     inputs = {
         spec.name: round(psi(spec.drift.expected, counts[spec.name]), 5)
         for spec in reference.columns

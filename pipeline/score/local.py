@@ -34,7 +34,7 @@ from delinq.pipeline.score.publish import (
     REJECTS_FILE,
     SCORES_FILE,
 )
-from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, start_run
+from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, open_run
 
 
 def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
@@ -115,38 +115,40 @@ def score_book(
     ``reasons`` (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes; the
     columns exist either way (null when off), so the output schema never changes.
     """
-    run = start_run(input_path, output, as_of, model_uri, cfg, reasons)
-    scorer = run.scorer
-    rows_read, duplicated = _read_ids(run.files, run.opened, scorer.id)
-    check_size(run, rows_read, force)
-    scorer.set_duplicated(duplicated)
-    run.lap("validate_input_s")
+    with open_run(input_path, output, as_of, model_uri, cfg, reasons, force) as run:
+        scorer = run.scorer
+        rows_read, duplicated = _read_ids(run.files, run.opened, scorer.id)
+        check_size(run, rows_read)
+        scorer.set_duplicated(duplicated)
+        run.lap("validate_input_s")
 
-    staging = new_staging(run)
-    scores_writer = pq.ParquetWriter(staging / SCORES_FILE, scorer.schema, compression="zstd")
-    rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
-    stats = BatchStats.empty(scorer.reference)
-    spent: Counter = Counter()  # seconds per stage of the batch loop
-    try:
-        for batch, (scores, rejects, counts) in _in_threads(scorer, _numbered(run.opened)):
-            with _timed(spent, "write"):
-                if scores.num_rows:
-                    scores_writer.write_table(scores)
-                if rejects.num_rows:
-                    rejects_writer.write_table(rejects)
-            stats.add(counts)
-            if on_batch is not None:
-                on_batch(batch.num_rows)
-        scores_writer.close()
-        rejects_writer.close()
-    except BaseException:
-        scores_writer.close()
-        rejects_writer.close()
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    run.lap("score_s")
-    run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
-    return finish_run(run, scorer, staging, rows_read, stats, engine="local")
+        staging = new_staging(run)
+        scores_writer = pq.ParquetWriter(staging / SCORES_FILE, scorer.schema, compression="zstd")
+        rejects_writer = pq.ParquetWriter(
+            staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd"
+        )
+        stats = BatchStats.empty(scorer.reference)
+        spent: Counter = Counter()  # seconds per stage of the batch loop
+        try:
+            for batch, (scores, rejects, counts) in _in_threads(scorer, _numbered(run.opened)):
+                with _timed(spent, "write"):
+                    if scores.num_rows:
+                        scores_writer.write_table(scores)
+                    if rejects.num_rows:
+                        rejects_writer.write_table(rejects)
+                stats.add(counts)
+                if on_batch is not None:
+                    on_batch(batch.num_rows)
+            scores_writer.close()
+            rejects_writer.close()
+        except BaseException:
+            scores_writer.close()
+            rejects_writer.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        run.lap("score_s")
+        run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
+        return finish_run(run, scorer, staging, rows_read, stats, engine="local")
 
 
 def _numbered(opened) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:

@@ -1,9 +1,11 @@
 """One scoring run, whichever engine does the work: before the batches and after them.
 
-:func:`start_run` resolves the model once and checks every input file's columns and types
-(file-level faults raise :class:`~delinq.pipeline.score.batch.ScoringError` before anything
-is published); :func:`finish_run` checks the row balance, writes the manifest and the drift
-plot, and publishes the partition atomically. The local engine
+:func:`open_run` takes the partition's lock for the run's life, resolves the model once and
+checks every input file's columns and types (file-level faults raise
+:class:`~delinq.pipeline.score.batch.ScoringError` before anything is published);
+:func:`finish_run` checks the row balance and that the night is plausible (rejects, inputs
+empty in every row), writes the manifest and the drift plot, and publishes the partition
+atomically, or publishes nothing. The local engine
 (:mod:`delinq.pipeline.score.local`) and the Spark engine (:mod:`delinq.pipeline.score.spark`)
 run the batches in between.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,9 @@ from delinq.pipeline.score.publish import (
     MANIFEST_FILE,
     REJECTS_FILE,
     SCORES_FILE,
+    canonical_date,
     partition,
+    partition_lock,
     previous_rows,
     publish,
     recover,
@@ -44,7 +50,8 @@ from delinq.pipeline.score.publish import (
 
 
 class SanityError(ScoringError):
-    """The input is implausibly small compared with the previous run."""
+    """An implausible night: a book much smaller than the last, too many rejects, an input
+    empty in every row. ``--force`` publishes it anyway (except when nothing was scored)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,11 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
             schema = file.schema_arrow
             schema_names = schema.names
             for col in needed:
+                if col in schema_names and pa.types.is_null(schema.field(col).type):
+                    raise ScoringError(
+                        f"{path}: column '{col}' holds no values at all (Parquet type null); "
+                        "the extract has lost it"
+                    )
                 if col in numeric and col in schema_names:
                     kind = schema.field(col).type
                     if any(check(kind) for check in _UNSAFE):
@@ -141,6 +153,7 @@ class Run:
     files: list[Path]
     opened: list
     extra_columns: list[str]
+    force: bool = False
     started: float = field(default_factory=time.perf_counter)
     timings: dict = field(default_factory=dict)
 
@@ -155,18 +168,43 @@ class Run:
         self.timings[name] = time.perf_counter() - self.started - sum(self.timings.values())
 
 
-def start_run(
-    input_path: Path, output: Path, as_of: str, model_uri: str, cfg: Config, reasons: bool | None
-) -> Run:
-    """Resolve the model once, then check every input file's columns and types.
+@contextmanager
+def open_run(
+    input_path: Path,
+    output: Path,
+    as_of: str,
+    model_uri: str,
+    cfg: Config,
+    reasons: bool | None,
+    force: bool = False,
+) -> Iterator[Run]:
+    """Lock ``as_of``'s partition, resolve the model once, check every input file.
 
-    File-level faults raise :class:`ScoringError` here, before any scoring. ``reasons``
-    (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes.
+    File-level faults raise :class:`ScoringError` here, before any scoring; so does a second
+    run for the same date and output while this one lives. ``reasons`` (default
+    ``cfg.explain.reasons_in_scores``) adds the top-k reason codes.
     """
     started = time.perf_counter()
+    try:
+        day = canonical_date(as_of)
+    except ValueError:
+        raise ScoringError(f"as-of date {as_of!r} is not a calendar date (YYYY-MM-DD)") from None
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ScoringError(f"{output}: the output root is a file, not a folder")
     output.mkdir(parents=True, exist_ok=True)
-    recover(output)
+    try:
+        with partition_lock(output, day):
+            recover(output, day)
+            yield _start(input_path, output, day, model_uri, cfg, reasons, force, started)
+    except BlockingIOError:
+        raise ScoringError(
+            f"another run is scoring {day} into {output}; nothing was changed (wait for it, "
+            "or score another date)"
+        ) from None
+
+
+def _start(input_path, output, as_of, model_uri, cfg, reasons, force, started) -> Run:
     tracking.connect(cfg.tracking)
     name, version, model, reference = load_registered(model_uri)
     if reference.id is None:
@@ -182,7 +220,7 @@ def start_run(
         as_of=as_of,
         reasons=reasons,
     )
-    run = Run(input_path, output, as_of, model_uri, cfg, scorer, [], [], [], started)
+    run = Run(input_path, output, as_of, model_uri, cfg, scorer, [], [], [], force, started)
     run.lap("resolve_model_s")
     numeric = set(reference.numeric)
     run.files = _input_files(input_path)
@@ -191,14 +229,41 @@ def start_run(
     return run
 
 
-def check_size(run: Run, rows_read: int, force: bool) -> None:
+def check_size(run: Run, rows_read: int) -> None:
     """Refuse a book much smaller than the previous run's (the sanity guard)."""
     sc = run.cfg.scoring
     previous = previous_rows(run.output, run.as_of)
-    if previous and rows_read < sc.min_rows_fraction * previous and not force:
+    if previous and rows_read < sc.min_rows_fraction * previous and not run.force:
         raise SanityError(
             f"input has {rows_read:,} rows, below {sc.min_rows_fraction:.0%} of the previous "
             f"run's {previous:,}; check the extract, or pass --force to score it anyway"
+        )
+
+
+def check_plausible(run: Run, rows_read: int, stats: BatchStats) -> None:
+    """Refuse a night with nothing scored, too many rejects, or inputs empty in every row."""
+    sc = run.cfg.scoring
+    reasons = ", ".join(f"{k}: {v:,}" for k, v in stats.reasons.most_common(3))
+    if stats.scored == 0:
+        raise SanityError(f"every one of the {rows_read:,} rows was rejected ({reasons})")
+    if run.force:
+        return
+    share = stats.rejected / rows_read
+    if share > sc.max_reject_share:
+        raise SanityError(
+            f"{share:.1%} of the rows were rejected ({reasons}), above "
+            f"scoring.max_reject_share {sc.max_reject_share:.1%}; fix the extract, or pass "
+            "--force to publish it anyway"
+        )
+    empty = [
+        spec.name
+        for spec in run.scorer.reference.columns
+        if stats.drift[spec.name][-1] == stats.scored
+    ]
+    if len(empty) > sc.max_empty_inputs:
+        raise SanityError(
+            f"input(s) empty in every scored row: {', '.join(empty)} (scoring.max_empty_inputs "
+            f"{sc.max_empty_inputs}); the extract has likely lost them, or pass --force"
         )
 
 
@@ -210,13 +275,18 @@ def new_staging(run: Run) -> Path:
 def finish_run(
     run: Run, scorer: BatchScorer, staging: Path, rows_read: int, stats: BatchStats, engine: str
 ) -> ScoreResult:
-    """Check the row balance, write the manifest and drift plot, and publish atomically."""
-    if stats.scored + stats.rejected != rows_read:  # never lose or invent a row
+    """Check the row balance and the night's plausibility, write the manifest and drift plot,
+    and publish atomically; on any failure remove the staging folder and publish nothing."""
+    try:
+        if stats.scored + stats.rejected != rows_read:  # never lose or invent a row
+            raise ScoringError(
+                f"row count mismatch: read {rows_read}, scored {stats.scored}, "
+                f"rejected {stats.rejected}"
+            )
+        check_plausible(run, rows_read, stats)
+    except ScoringError:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ScoringError(
-            f"row count mismatch: read {rows_read}, scored {stats.scored}, "
-            f"rejected {stats.rejected}"
-        )
+        raise
     sc = run.cfg.scoring
     drift = drift_summary(scorer.reference, stats.drift, stats.score, sc)
     explainer = scorer.explainer

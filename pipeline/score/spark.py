@@ -1,7 +1,7 @@
 """The nightly scorer as a Spark job: the local engine's batch scorer, run by ``mapInArrow``.
 
 Nothing about scoring is reimplemented here. The driver does what the local engine does
-before its batch loop (:func:`delinq.pipeline.score.local.start_run`: resolve the alias to a
+before its batch loop (:func:`delinq.pipeline.score.local.open_run`: resolve the alias to a
 version once, check every file's footer for missing columns and unsafe types), then:
 
 1. counts rows from the Parquet footers and finds duplicated ids with a Spark aggregation;
@@ -37,7 +37,7 @@ from delinq.pipeline.score.batch import (
     repeat_text,
 )
 from delinq.pipeline.score.publish import REJECTS_FILE, SCORES_FILE
-from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, start_run
+from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, open_run
 
 _SPARK_TYPES = {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint"}
 
@@ -79,66 +79,73 @@ def score_book_spark(
     spark=None,
 ) -> ScoreResult:
     """:func:`~delinq.pipeline.score.local.score_book` as a Spark job (same rows and manifest)."""
-    run = start_run(input_path, output, as_of, model_uri, cfg, reasons)
-    csv = [f for f in run.files if f.suffix.lower() != ".parquet"]
-    if csv:
-        raise ScoringError(f"{csv[0]}: the Spark engine reads Parquet; use --engine local for CSV")
-    spark = spark or spark_session(cfg.scoring.spark)
-    from pyspark.sql import functions as F
+    with open_run(input_path, output, as_of, model_uri, cfg, reasons, force) as run:
+        csv = [f for f in run.files if f.suffix.lower() != ".parquet"]
+        if csv:
+            raise ScoringError(
+                f"{csv[0]}: the Spark engine reads Parquet; use --engine local for CSV"
+            )
+        spark = spark or spark_session(cfg.scoring.spark)
+        from pyspark.sql import functions as F
 
-    scorer = run.scorer
-    id_col = scorer.id
-    # Each row's position in the whole input, as the local engine numbers rows.
-    first_row, rows_read = {}, 0
-    for f in run.files:
-        first_row[f.name] = rows_read
-        rows_read += pq.ParquetFile(f).metadata.num_rows
-    if rows_read == 0:
-        raise ScoringError(f"{', '.join(map(str, run.files))}: input has a header but no rows")
-    check_size(run, rows_read, force)
-    offsets = F.create_map(*[F.lit(x) for kv in first_row.items() for x in kv])
-    book = spark.read.parquet(*[str(f) for f in run.files]).select(
-        *[F.col(f"`{c}`") for c in run.needed],
-        (offsets[F.col("_metadata.file_name")] + F.col("_metadata.row_index")).alias("_row"),
-    )
-    ids = F.col(f"`{id_col}`").cast("string")
-    duplicated = [
-        r[0] for r in book.where(ids.isNotNull()).groupBy(ids).count().where("count > 1").collect()
-    ]
-    scorer.set_duplicated(duplicated)
-    run.lap("validate_input_s")
+        scorer = run.scorer
+        id_col = scorer.id
+        # Each row's position in the whole input, as the local engine numbers rows.
+        first_row, rows_read = {}, 0
+        for f in run.files:
+            first_row[f.name] = rows_read
+            rows_read += pq.ParquetFile(f).metadata.num_rows
+        if rows_read == 0:
+            raise ScoringError(f"{', '.join(map(str, run.files))}: input has a header but no rows")
+        check_size(run, rows_read)
+        offsets = F.create_map(*[F.lit(x) for kv in first_row.items() for x in kv])
+        book = spark.read.parquet(*[str(f) for f in run.files]).select(
+            *[F.col(f"`{c}`") for c in run.needed],
+            (offsets[F.col("_metadata.file_name")] + F.col("_metadata.row_index")).alias("_row"),
+        )
+        ids = F.col(f"`{id_col}`").cast("string")
+        duplicated = [
+            r[0]
+            for r in book.where(ids.isNotNull()).groupBy(ids).count().where("count > 1").collect()
+        ]
+        scorer.set_duplicated(duplicated)
+        run.lap("validate_input_s")
 
-    staging = new_staging(run)
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.scoring.batch_rows))
-    shared = spark.sparkContext.broadcast(scorer)
-    union = _union_schema(scorer)
-    scored = book.mapInArrow(lambda batches: _score_partition(shared, batches, union), _ddl(union))
-    try:
-        from pyspark import StorageLevel
+        staging = new_staging(run)
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.scoring.batch_rows))
+        shared = spark.sparkContext.broadcast(scorer)
+        union = _union_schema(scorer)
+        scored = book.mapInArrow(
+            lambda batches: _score_partition(shared, batches, union), _ddl(union)
+        )
+        try:
+            from pyspark import StorageLevel
 
-        # Scores, rejects and counts come out of one pass; keep it so each is read, not rerun.
-        scored = scored.persist(StorageLevel.DISK_ONLY)
-        for name, columns in (
-            (SCORES_FILE, scorer.schema.names),
-            (REJECTS_FILE, REJECTS_SCHEMA.names),
-        ):
-            kind = "score" if name == SCORES_FILE else "reject"
-            part = scored.where(F.col("_kind") == kind).select(*[F.col(f"`{c}`") for c in columns])
-            part.write.option("compression", "zstd").parquet(str(staging / name))
-            _tidy(staging / name)
-        stats = BatchStats.empty(scorer.reference)
-        for row in scored.where(F.col("_kind") == "stats").select("_stats").collect():
-            stats.add(BatchStats.from_json(row[0]))
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, Exception) and not isinstance(exc, ScoringError):
-            raise ScoringError(f"Spark job failed: {_first_line(exc)}") from exc
-        raise
-    finally:
-        scored.unpersist()
-        shared.unpersist()
-    run.lap("score_s")
-    return finish_run(run, scorer, staging, rows_read, stats, engine="spark")
+            # Scores, rejects and counts come out of one pass; keep it so each is read, not rerun.
+            scored = scored.persist(StorageLevel.DISK_ONLY)
+            for name, columns in (
+                (SCORES_FILE, scorer.schema.names),
+                (REJECTS_FILE, REJECTS_SCHEMA.names),
+            ):
+                kind = "score" if name == SCORES_FILE else "reject"
+                part = scored.where(F.col("_kind") == kind).select(
+                    *[F.col(f"`{c}`") for c in columns]
+                )
+                part.write.option("compression", "zstd").parquet(str(staging / name))
+                _tidy(staging / name)
+            stats = BatchStats.empty(scorer.reference)
+            for row in scored.where(F.col("_kind") == "stats").select("_stats").collect():
+                stats.add(BatchStats.from_json(row[0]))
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, ScoringError):
+                raise ScoringError(f"Spark job failed: {_first_line(exc)}") from exc
+            raise
+        finally:
+            scored.unpersist()
+            shared.unpersist()
+        run.lap("score_s")
+        return finish_run(run, scorer, staging, rows_read, stats, engine="spark")
 
 
 def _union_schema(scorer: BatchScorer) -> pa.Schema:

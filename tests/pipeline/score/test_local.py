@@ -24,7 +24,7 @@ from delinq.pipeline.score.local import score_book
 from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE, sha256
 from delinq.pipeline.score.run import SanityError
 from delinq.pipeline.train.job import train
-from tests.conftest import REPO, quick_config
+from tests.conftest import REPO, output_entries, quick_config
 
 pytestmark = pytest.mark.slow
 URI = "models:/delinquency-risk@champion"
@@ -76,7 +76,7 @@ def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     assert m["extra_columns_ignored"] == ["default_next_month"]
     assert m["drift"]["status"] == "ok"
     assert (res.partition / "drift.png").exists()
-    assert [p.name for p in out.iterdir()] == ["as_of_date=2026-01-31"]  # nothing staged left
+    assert output_entries(out) == ["as_of_date=2026-01-31"]  # nothing staged left
 
 
 def test_scores_equal_the_registered_models_own_predictions(env, tmp_path):
@@ -150,7 +150,7 @@ def test_file_level_faults_publish_nothing(env, tmp_path, damage, message):
     with pytest.raises(ScoringError, match=message) as err:
         score_book(path, out, "2026-01-31", URI, cfg)
     assert "bad.parquet" in str(err.value)
-    assert sorted(p.name for p in out.iterdir()) == [good.partition.name]
+    assert output_entries(out) == [good.partition.name]
 
 
 def test_malformed_csv_and_header_only_publish_nothing(env, tmp_path):
@@ -164,7 +164,7 @@ def test_malformed_csv_and_header_only_publish_nothing(env, tmp_path):
     (tmp_path / "header.csv").write_text(text[0] + "\n")
     with pytest.raises(ScoringError, match="header but no rows"):
         score_book(tmp_path / "header.csv", tmp_path / "out", "2026-01-31", URI, cfg)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert output_entries(tmp_path / "out") == []
 
 
 def _valid_bytes(frame):
@@ -315,3 +315,107 @@ def test_reason_codes_can_be_turned_off_and_the_rest_is_unchanged(env, tmp_path)
         without[SCORES_SCHEMA.names], with_codes[SCORES_SCHEMA.names], check_exact=True
     )
     assert off.manifest["reason_codes"] == {"top_k": 0, "method": None, "units": None}
+
+
+def _partition_bytes(out) -> dict:
+    return {
+        str(f.relative_to(out)): sha256(f)
+        for f in sorted(out.glob("as_of_date=*/*"))
+        if f.name != "drift.png"  # the same bytes too, but a plot is not the contract
+    }
+
+
+def test_an_implausible_night_publishes_nothing_and_leaves_every_partition_as_it_was(env, tmp_path):
+    cfg, _, _ = env
+    out = tmp_path / "out"
+    for day in ("2026-01-30", "2026-01-31"):
+        score_book(_parquet(tmp_path, _book()), out, day, URI, cfg)
+    before = _partition_bytes(out)
+
+    every_row_bad = _book().assign(PAY_0=-9)  # below the lowest status code: every row rejected
+    some_bad = _book().assign(LIMIT_BAL=lambda f: f["LIMIT_BAL"].where(f.index % 10 > 0, -1.0))
+    lost_column = _book().assign(AGE=np.nan)  # an extract that lost a column
+    cases = {
+        "every-row": (every_row_bad, r"every one of the 3,000 rows was rejected \(invalid_code"),
+        "10%-rejected": (some_bad, r"10\.0% of the rows were rejected .*max_reject_share 5\.0%"),
+        "empty-input": (lost_column, r"empty in every scored row: AGE"),
+    }
+    for name, (book, message) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        book.to_csv(path, index=False)
+        with pytest.raises(SanityError, match=message):
+            score_book(path, out, "2026-01-31", URI, cfg)
+        assert _partition_bytes(out) == before, name
+        assert output_entries(out) == ["as_of_date=2026-01-30", "as_of_date=2026-01-31"]
+
+    forced = score_book(tmp_path / "10%-rejected.csv", out, "2026-01-31", URI, cfg, force=True)
+    assert forced.manifest["rows"] == {"read": 3_000, "scored": 2_700, "rejected": 300}
+    with pytest.raises(SanityError, match="every one"):  # nothing to publish, even forced
+        score_book(tmp_path / "every-row.csv", out, "2026-02-01", URI, cfg, force=True)
+
+
+def test_a_parquet_column_of_null_type_is_a_file_fault(env, tmp_path):
+    cfg, _, _ = env
+    table = pa.Table.from_pandas(_book(), preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("PAY_0"), "PAY_0", pa.nulls(len(table)))
+    pq.write_table(table, tmp_path / "null.parquet")
+    with pytest.raises(ScoringError, match="'PAY_0' holds no values at all"):
+        score_book(tmp_path / "null.parquet", tmp_path / "out", "2026-01-31", URI, cfg)
+    assert output_entries(tmp_path / "out") == []
+
+
+def test_a_date_has_one_partition_whatever_its_spelling(env, tmp_path):
+    cfg, _, _ = env
+    book = _parquet(tmp_path, _book(500))
+    for spelling in ("2026-01-31", "20260131", "2026-W05-6"):
+        result = score_book(book, tmp_path / "out", spelling, URI, cfg)
+        assert result.partition.name == "as_of_date=2026-01-31"
+    for wrong in ("", "2026-02-30", "yesterday"):
+        with pytest.raises(ScoringError, match="is not a calendar date"):
+            score_book(book, tmp_path / "out", wrong, URI, cfg)
+    assert output_entries(tmp_path / "out") == ["as_of_date=2026-01-31"]
+
+
+def _score_process(book, out, day, conf, *options) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "delinq.pipeline.cli", "score", "-i", str(book), "-o", str(out),
+        "--as-of", day, "-c", str(conf), *options,
+    ]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.Popen(
+        command, env=environment, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def test_two_processes_share_an_output_one_run_per_date(env, tmp_path):
+    """A run for another date starts while the first is writing: both publish every row. A
+    second run for the same date is refused at once and changes nothing."""
+    _, _, store = env
+    out = tmp_path / "out"
+    conf = _score_config(tmp_path, store)
+    big = _parquet(tmp_path, _book(300_000, seed=3), "big.parquet")
+    small = _parquet(tmp_path, _book(2_000, seed=4), "small.parquet")
+
+    first = _score_process(big, out, "2026-01-31", conf)  # with reason codes: slow on purpose
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".staging-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(out.glob(".staging-*")), "the first run never started writing"
+    same_day = _score_process(small, out, "2026-01-31", conf, "--no-reasons")
+    other_day = _score_process(small, out, "2026-01-30", conf, "--no-reasons")
+    outputs = {name: p.communicate(timeout=300)[0].decode() for name, p in
+               (("same", same_day), ("other", other_day))}  # fmt: skip
+    overlapped = first.poll() is None
+    outputs["first"] = first.communicate(timeout=600)[0].decode()
+
+    assert first.returncode == 0, outputs["first"]  # before: its staging was deleted under it
+    assert overlapped, "the runs did not overlap: the test proves nothing"
+    assert other_day.returncode == 0, outputs["other"]
+    assert same_day.returncode == 2 and "another run is scoring 2026-01-31" in outputs["same"]
+    assert "Traceback" not in "".join(outputs.values())
+    rows = {
+        day: json.loads((out / f"as_of_date={day}" / MANIFEST_FILE).read_text())["rows"]["read"]
+        for day in ("2026-01-30", "2026-01-31")
+    }
+    assert rows == {"2026-01-30": 2_000, "2026-01-31": 300_000}
+    assert output_entries(out) == ["as_of_date=2026-01-30", "as_of_date=2026-01-31"]

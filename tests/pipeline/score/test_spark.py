@@ -14,6 +14,7 @@ from delinq.pipeline.book.simulate import simulate_book
 from delinq.pipeline.score.batch import ScoringError
 from delinq.pipeline.score.local import score_book
 from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE
+from tests.conftest import output_entries
 
 pytestmark = pytest.mark.slow
 URI = "models:/delinquency-risk@champion"
@@ -92,7 +93,7 @@ def test_spark_rerun_gives_identical_bytes(spark, champion_env, book_dir, tmp_pa
     first = _spark_score(spark, book_dir, tmp_path / "out", cfg, reasons=False)
     second = _spark_score(spark, book_dir, tmp_path / "out", cfg, reasons=False)
     assert first.manifest["outputs"] == second.manifest["outputs"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["as_of_date=2026-02-28"]
+    assert output_entries(tmp_path / "out") == ["as_of_date=2026-02-28"]
 
 
 def test_spark_file_level_faults_publish_nothing(spark, champion_env, book_dir, tmp_path):
@@ -111,7 +112,7 @@ def test_spark_file_level_faults_publish_nothing(spark, champion_env, book_dir, 
     simulate_book(50, seed=1).to_csv(csv, index=False)
     with pytest.raises(ScoringError, match="the Spark engine reads Parquet"):
         _spark_score(spark, csv, out, cfg)
-    assert sorted(p.name for p in out.iterdir()) == [good.partition.name]
+    assert output_entries(out) == [good.partition.name]
     manifest = (good.partition / MANIFEST_FILE).read_text()
     assert "spark" in manifest and np.isfinite(good.manifest["drift"]["score_psi"])
 
