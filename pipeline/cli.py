@@ -510,9 +510,7 @@ def score(
         try:
             as_of = dt.date.today().isoformat() if given is None else canonical_date(given)
         except ValueError:
-            raise typer.BadParameter(
-                f"{as_of!r} is not a calendar date (YYYY-MM-DD)", param_hint="--as-of"
-            ) from None
+            raise ScoringError(f"--as-of {given!r} is not a calendar date (YYYY-MM-DD)") from None
         if given not in (None, as_of):
             console.print(f"note: --as-of {given} is {as_of}", highlight=False)
         if spark_master:

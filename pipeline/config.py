@@ -5,6 +5,7 @@ Unknown keys and wrong types fail at load time with the key path and the file in
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -122,6 +123,112 @@ class SearchConfig(_Strict):
     budget_s: float | None = Field(None, gt=0)
 
 
+def _number(low=None, high=None, *, whole=False, open_low=False, none=False):
+    """A rule: a number (whole if ``whole``) within [low, high] (``(low`` if ``open_low``)."""
+
+    def check(value):
+        if value is None and none:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "a whole number" if whole else "a number"
+        if whole and value != int(value):
+            return "a whole number"
+        if low is not None and (value <= low if open_low else value < low):
+            return f"{'above' if open_low else 'at least'} {low}"
+        if high is not None and value > high:
+            return f"at most {high}"
+        return None
+
+    return check
+
+
+def _one_of(*values):
+    return lambda value: None if value in values else "one of " + ", ".join(map(str, values))
+
+
+def _either(*rules):
+    """A rule passed when any of ``rules`` passes (the first one's complaint otherwise)."""
+
+    def check(value):
+        complaints = [rule(value) for rule in rules]
+        return None if None in complaints else " or ".join(c for c in complaints if c)
+
+    return check
+
+
+_FRACTION = _number(0, 1, open_low=True)
+# What each family's parameters may be: checked when the config loads, so a typo or a wrong
+# type names its key instead of failing mid-training (``max_depth: deep``).
+PARAM_RULES: dict[str, dict] = {
+    "logreg": {
+        "C": _number(0, open_low=True),
+        "max_iter": _number(1, whole=True),
+        "tol": _number(0, open_low=True),
+        "penalty": _one_of("l1", "l2", "elasticnet", None),
+        "solver": _one_of("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"),
+        "l1_ratio": _number(0, 1, none=True),
+        "fit_intercept": _one_of(True, False),
+    },
+    "svm": {
+        "C": _number(0, open_low=True),
+        "gamma": _number(0, open_low=True),
+        "n_components": _number(1, whole=True),
+    },
+    "random_forest": {
+        "n_estimators": _number(1, whole=True),
+        "max_depth": _number(1, whole=True, none=True),
+        "min_samples_leaf": _either(_number(1, whole=True), _number(0, 0.5, open_low=True)),
+        "min_samples_split": _either(_number(2, whole=True), _FRACTION),
+        "max_features": _either(_one_of("sqrt", "log2", None), _FRACTION, _number(1, whole=True)),
+        "max_samples": _either(_FRACTION, _number(1, whole=True), _one_of(None)),
+        "max_leaf_nodes": _number(2, whole=True, none=True),
+        "min_impurity_decrease": _number(0),
+        "ccp_alpha": _number(0),
+        "bootstrap": _one_of(True, False),
+        "criterion": _one_of("gini", "entropy", "log_loss"),
+        "n_jobs": _number(-1, whole=True),
+    },
+    "xgboost": {
+        "n_estimators": _number(1, whole=True),
+        "learning_rate": _number(0, 1, open_low=True),
+        "max_depth": _number(0, whole=True),
+        "max_leaves": _number(0, whole=True),
+        "min_child_weight": _number(0),
+        "subsample": _FRACTION,
+        "colsample_bytree": _FRACTION,
+        "colsample_bylevel": _FRACTION,
+        "colsample_bynode": _FRACTION,
+        "reg_lambda": _number(0),
+        "reg_alpha": _number(0),
+        "gamma": _number(0),
+        "max_delta_step": _number(0),
+        "max_bin": _number(2, whole=True),
+        "scale_pos_weight": _number(0, open_low=True),
+        "tree_method": _one_of("hist", "approx", "exact"),
+        "grow_policy": _one_of("depthwise", "lossguide"),
+        "n_jobs": _number(-1, whole=True),
+        "validation_fraction": _number(0, 0.5),
+        "patience": _number(1, whole=True),
+        "depth_candidates": _one_of(None),  # a list cannot be set here; null turns it off
+    },
+}
+
+
+def _check_params(family: str, config: FamilyConfig) -> None:
+    rules = PARAM_RULES[family]
+    for where, values in (("params", config.params), ("space", config.space or {})):
+        for name, value in values.items():
+            key = f"models.{family}.{where}.{name}"
+            if name not in rules:
+                close = difflib.get_close_matches(name, list(rules), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ValueError(f"{key}: not a parameter of {family}{hint}")
+            if where == "params":
+                complaint = rules[name](value)
+                if complaint:
+                    raise ValueError(f"{key}: must be {complaint}, not {value!r}")
+
+
 class FamilyConfig(_Strict):
     """Per-family overrides: fixed parameters and the search space.
 
@@ -149,6 +256,12 @@ class ModelsConfig(_Strict):
     svm: FamilyConfig = FamilyConfig()
     random_forest: FamilyConfig = FamilyConfig()
     xgboost: FamilyConfig = FamilyConfig()
+
+    @model_validator(mode="after")
+    def _params_known_and_valid(self) -> ModelsConfig:
+        for family in FAMILIES:
+            _check_params(family, getattr(self, family))
+        return self
 
 
 class CVConfig(_Strict):
@@ -289,12 +402,14 @@ class Config(_Strict):
 
 
 def _format_errors(err: ValidationError) -> str:
-    lines = []
+    """Every complaint on one line: ``key: message; key: message``."""
+    parts = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"  {key}: {msg}")
-    return "\n".join(lines)
+        msg = msg.removeprefix("Value error, ")
+        parts.append(msg if msg.startswith(f"{key}.") else f"{key}: {msg}")
+    return "; ".join(parts)
 
 
 def load_config(path: Path | None) -> Config:
@@ -313,7 +428,7 @@ def load_config(path: Path | None) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid configuration\n{_format_errors(exc)}") from None
+        raise ConfigError(f"{path}: invalid configuration: {_format_errors(exc)}") from None
 
 
 def find_config(start: Path | None = None) -> tuple[Config, Path]:

@@ -36,3 +36,9 @@ def save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def file_stem(text: str) -> str:
+    """``text`` (a column name, a loan id) made safe as part of a file name: no ``/``, no dots
+    or spaces, at most 64 characters."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text))[:64]

@@ -28,7 +28,7 @@ ALLOWED = {
     "pipeline.train": {"features", "models", "pipeline.config", "pipeline.book"}
     | {"pipeline.registry", "pipeline.plotting", "pipeline.portfolio", "pipeline.explain"},
     "pipeline.score": {"features", "models", "pipeline.config", "pipeline.registry"}
-    | {"pipeline.plotting", "pipeline.portfolio", "pipeline.explain"},
+    | {"pipeline.plotting", "pipeline.portfolio", "pipeline.explain", "pipeline.book"},
     "pipeline.report": {"models", "pipeline.config", "pipeline.registry", "pipeline.score"},
 }
 ALLOWED["pipeline.cli"] = set(ALLOWED)  # the command line wires every job

@@ -6,7 +6,14 @@ nothing is dropped silently: a row or column that cannot be used stops the run.
 
 from __future__ import annotations
 
+import bz2
+import collections
+import csv
 import difflib
+import gzip
+import lzma
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +51,97 @@ class Dataset:
         return float(self.y.mean())
 
 
+# What a file is, by its first bytes (a gzip file named .csv is still gzip).
+MAGIC = {
+    b"PAR1": "parquet",
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bz2",
+    b"PK\x03\x04": "zip",
+    b"\xfd7zXZ\x00": "xz",
+}
+DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a delimited text file is written: its compression (or ``None``), delimiter and
+    header (the column names, as written)."""
+
+    compression: str | None
+    delimiter: str
+    header: tuple[str, ...]
+
+    def check_header(self, path: Path) -> None:
+        """Refuse a header that names a column twice (readers would silently rename one)."""
+        seen = collections.Counter(self.header)
+        twice = [name for name, n in seen.items() if n > 1]
+        if twice:
+            raise DataError(
+                f"{path}: the header names column(s) more than once: "
+                + ", ".join(f"'{name}'" for name in twice)
+            )
+
+
+def file_kind(path: Path) -> str | None:
+    """``parquet``, a compression name, or ``None`` (plain text), from the first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
+
+
+def csv_layout(path: Path) -> CsvLayout:
+    """The compression and delimiter of a CSV file, read from its bytes and its header line.
+
+    The delimiter is the one of ``,``, ``;``, tab and ``|`` that the header holds most of.
+    """
+    kind = file_kind(path)
+    try:
+        with decompressed(path, kind) as f:
+            header = f.readline(1 << 16).decode("utf-8-sig", errors="replace")
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise DataError(f"{path}: cannot read file ({kind} data is damaged: {exc})") from None
+    if "\x00" in header or header.count("\ufffd") > len(header) // 10:
+        raise DataError(f"{path}: not a CSV file: it holds binary data")
+    counts = {d: header.count(d) for d in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    names = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+    return CsvLayout(kind, delimiter, tuple(names))
+
+
+def decompressed(path: Path, kind: str | None):
+    """A binary reader of the file's bytes, decompressed (``kind`` from :func:`file_kind`)."""
+    if kind == "zip":
+        return _zip_member(path)
+    return {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind, open)(path, "rb")
+
+
+def _zip_member(path: Path):
+    archive = zipfile.ZipFile(path)
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    if len(names) != 1:
+        raise DataError(f"{path}: a zip file must hold exactly one CSV file, it holds {len(names)}")
+    return archive.open(names[0])
+
+
+def parse_error(exc: Exception) -> str:
+    """A CSV parser's complaint in one line and without the offending row's content."""
+    text = str(exc)
+    pandas = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if pandas:
+        expected, line, found = pandas.groups()
+        return f"line {line} has {found} fields, the header {expected}"
+    arrow = re.search(r"Expected (\d+) columns, got (\d+)", text)
+    if arrow:
+        expected, found = arrow.groups()
+        return f"a row has {found} fields, the header {expected}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return f"{type(exc).__name__}: " + text.strip().splitlines()[0].split(":")[0][:120]
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every reader failure into a :class:`DataError`."""
+    """Read a CSV (plain, gzip, bz2, xz or zip; comma, semicolon, tab or bar) or Parquet file,
+    turning every reader failure into a one-line :class:`DataError` that quotes no row."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
@@ -53,18 +149,27 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: file is empty (0 bytes)")
     suffix = path.suffix.lower()
     try:
-        if suffix in {".parquet", ".pq"} or path.is_dir():
+        if path.is_dir() or file_kind(path) == "parquet":
             frame = pd.read_parquet(path)
-        elif suffix in {".csv", ".txt", ".gz"}:
-            frame = pd.read_csv(path, low_memory=False)
+        elif suffix in {".parquet", ".pq"}:
+            raise DataError(f"{path}: not a Parquet file (its first bytes say otherwise)")
+        elif suffix in {".csv", ".txt", ".tsv", ".gz", ".bz2", ".xz", ".zip"}:
+            layout = csv_layout(path)
+            layout.check_header(path)
+            frame = pd.read_csv(
+                _zip_member(path) if layout.compression == "zip" else path,
+                sep=layout.delimiter,
+                compression=None if layout.compression == "zip" else layout.compression,
+                low_memory=False,
+            )
         else:
             raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no columns or rows") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read file ({type(exc).__name__}: {exc})") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read file ({parse_error(exc)})") from None
     if frame.empty:
         raise DataError(f"{path}: file has a header but no rows")
     return frame

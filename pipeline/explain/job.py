@@ -16,6 +16,7 @@ from delinq.pipeline.book.io import DataError, Dataset
 from delinq.pipeline.config import Config
 from delinq.pipeline.explain.explainer import Explanation, ModelExplainer
 from delinq.pipeline.explain.plots import shap_plots, waterfall_plot
+from delinq.pipeline.plotting import file_stem
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
 
@@ -125,13 +126,9 @@ def _explain_loans(
     files = []
     for i, loan in enumerate(ids):
         title = f"Loan {loan}: contributions to the score ({expl.units})"
-        files.append(waterfall_plot(expl, i, title, out_dir / f"waterfall_{_safe(loan)}.png"))
+        files.append(waterfall_plot(expl, i, title, out_dir / f"waterfall_{file_stem(loan)}.png"))
     reasons = explainer.reason_codes(expl.values, rows, k)
     reasons.insert(0, id_col or "id", ids)
     files.append(out_dir / "loan_reasons.csv")
     reasons.to_csv(files[-1], index=False)
     return files
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:64]

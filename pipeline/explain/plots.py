@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from delinq.pipeline.plotting import save
+from delinq.pipeline.plotting import file_stem, save
 
 
 def _save_pyplot(fig, path: Path) -> Path:
@@ -61,7 +61,8 @@ def shap_plots(expl, out_dir: Path, dependence: int = 4) -> list[Path]:
         plt.figure(figsize=(6, 4.5))
         shap.plots.scatter(data[:, j], show=False)
         plt.ylabel(f"SHAP value ({expl.units})")
-        paths.append(_save_pyplot(plt.gcf(), out_dir / f"shap_dependence_{rank}_{key}.png"))
+        name = f"shap_dependence_{rank}_{file_stem(key)}.png"
+        paths.append(_save_pyplot(plt.gcf(), out_dir / name))
     return paths
 
 

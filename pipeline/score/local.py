@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from delinq.pipeline.book.io import parse_error
 from delinq.pipeline.config import Config
 from delinq.pipeline.score.batch import (
     REJECTS_SCHEMA,
@@ -51,7 +52,7 @@ def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
                 for batch in batches([id_col]):
                     yield batch.column(id_col)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise ScoringError(f"{path}: cannot read file ({exc})") from None
+                raise ScoringError(f"{path}: cannot read file ({parse_error(exc)})") from None
 
     rows, parts = 0, []
     for ids in id_batches():

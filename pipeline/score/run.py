@@ -24,6 +24,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from delinq.pipeline.book.io import (
+    CsvLayout,
+    DataError,
+    csv_layout,
+    decompressed,
+    file_kind,
+    parse_error,
+)
 from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
@@ -73,9 +81,15 @@ def _input_files(path: Path) -> list[Path]:
         if not files:
             raise ScoringError(f"{path}: folder holds no .parquet files")
         return files
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise ScoringError(f"{path}: unsupported input type (use .csv, .parquet or a folder)")
+    if path.suffix.lower() not in TEXT_SUFFIXES + (".parquet", ".pq"):
+        raise ScoringError(
+            f"{path}: unsupported input type (use .csv, possibly compressed as .gz, .bz2, .xz "
+            "or .zip, .parquet, or a folder of .parquet files)"
+        )
     return [path]
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zip")
 
 
 _UNSAFE = (pa.types.is_boolean, pa.types.is_temporal, pa.types.is_nested, pa.types.is_binary)
@@ -86,23 +100,19 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
     if path.stat().st_size == 0:
         raise ScoringError(f"{path}: file is empty (0 bytes)")
     try:
-        if path.suffix.lower() == ".csv":
+        kind = file_kind(path)
+        if kind != "parquet":
+            if path.suffix.lower() in (".parquet", ".pq"):
+                raise ScoringError(f"{path}: not a Parquet file (its first bytes say otherwise)")
+            layout = csv_layout(path)
+            layout.check_header(path)
+            header = _csv_reader(path, layout, None, None).schema.names
             # Everything as text: numbers are parsed per row, so one bad value rejects one row.
-            header = pacsv.open_csv(path).schema.names
             columns = [c for c in needed if c in header]
             types = dict.fromkeys(columns, pa.string())
 
             def batches(only: list[str] | None = None):
-                reader = pacsv.open_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(block_size=32 << 20),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=types,
-                        include_columns=only or columns,
-                        strings_can_be_null=True,
-                    ),
-                )
-                yield from reader
+                yield from _csv_reader(path, layout, only or columns, types)
 
             schema_names = header
         else:
@@ -132,12 +142,31 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
 
     except ScoringError:
         raise
+    except DataError as exc:
+        raise ScoringError(str(exc)) from None
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ScoringError(f"{path}: cannot read file ({exc})") from None
+        raise ScoringError(f"{path}: cannot read file ({parse_error(exc)})") from None
     missing = [c for c in needed if c not in schema_names]
     if missing:
         raise ScoringError(f"{path}: required column(s) missing: {', '.join(missing)}")
     return batches, [c for c in schema_names if c not in needed]
+
+
+def _csv_reader(path: Path, layout: CsvLayout, columns, types) -> pacsv.CSVStreamingReader:
+    """A streaming reader of a (possibly compressed) delimited file, every cell as text."""
+    source = (
+        pa.input_stream(str(path), compression=layout.compression)
+        if layout.compression in ("gzip", "bz2")
+        else pa.PythonFile(decompressed(path, layout.compression), mode="r")
+    )
+    return pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(block_size=32 << 20),
+        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types or {}, include_columns=columns or [], strings_can_be_null=True
+        ),
+    )
 
 
 @dataclass
@@ -189,10 +218,7 @@ def open_run(
         day = canonical_date(as_of)
     except ValueError:
         raise ScoringError(f"as-of date {as_of!r} is not a calendar date (YYYY-MM-DD)") from None
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise ScoringError(f"{output}: the output root is a file, not a folder")
-    output.mkdir(parents=True, exist_ok=True)
+    output = _output_root(Path(output), day)
     try:
         with partition_lock(output, day):
             recover(output, day)
@@ -202,6 +228,28 @@ def open_run(
             f"another run is scoring {day} into {output}; nothing was changed (wait for it, "
             "or score another date)"
         ) from None
+
+
+def _output_root(output: Path, day: str) -> Path:
+    """``output``, created if need be, once it is sure a partition can be published in it."""
+    if output.is_symlink() and not output.exists():
+        raise ScoringError(f"{output}: the output root is a symbolic link to nothing")
+    if output.exists() and not output.is_dir():
+        raise ScoringError(f"{output}: the output root is a file, not a folder")
+    file_above = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if file_above is not None:
+        raise ScoringError(f"{output}: the output root lies under a file ({file_above})")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScoringError(f"{output}: cannot create the output root ({exc.strerror})") from None
+    final = partition(output, day)
+    if final.is_symlink():
+        raise ScoringError(
+            f"{final}: the partition is a symbolic link; remove it (scores are published as a "
+            "folder renamed into place, never through a link)"
+        )
+    return output
 
 
 def _start(input_path, output, as_of, model_uri, cfg, reasons, force, started) -> Run:

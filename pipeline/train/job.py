@@ -380,8 +380,6 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
     ):
         out_dir = cfg.output_dir / run_id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        ledger.local = out_dir
         results, cv_seconds, failed = compare_families(cfg, dataset, cache, reporter, groups)
         for family, what in failed.items():
             warn(f"'{family}' failed to fit ({what}) and was left out of the comparison")
@@ -391,6 +389,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                 f"every model family failed to fit ({'; '.join(failed.values())}); "
                 "nothing was registered"
             )
+        out_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed run leaves no folder
+        ledger.local = out_dir
 
         reporter.stage("Writing comparison table and plots")
         comparison, plots = log_comparison(cfg, results, out_dir, ledger)
