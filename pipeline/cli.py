@@ -592,15 +592,22 @@ def mlflow_server(
     folder: Path = typer.Option(
         Path("data/mlflow-server"),
         "--dir",
-        help="Where the PostgreSQL cluster, its password and the artifacts live (kept).",
+        help="Where the PostgreSQL cluster, the secrets (0600) and the artifacts live (kept).",
+    ),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to bind. Anything but 127.0.0.1 exposes it: put TLS in front (README).",
     ),
 ) -> None:
-    """Run a shared MLflow tracking server: PostgreSQL backend, local artifact root.
+    """Run a shared MLflow tracking server: PostgreSQL backend, local artifact root, logins.
 
     Creates a PostgreSQL cluster (Debian's postgresql) with an 'mlflow' role and database on
-    first use, starts it and `mlflow server` on 127.0.0.1, and keeps both running until
-    Ctrl-C, which stops both. Point the team at it with
-    MLFLOW_TRACKING_URI=http://127.0.0.1:PORT (or an SSH tunnel / reverse proxy to it).
+    first use, starts it and `mlflow server` with MLflow's basic-auth app on 127.0.0.1, and
+    keeps both running until Ctrl-C, which stops both. The admin password is generated once
+    and kept in DIR/auth/admin_password (0600); no secret is put on a command line. Point
+    the team at it with MLFLOW_TRACKING_URI=http://127.0.0.1:PORT and
+    MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
     """
     import signal
 
@@ -617,13 +624,23 @@ def mlflow_server(
     except ServerError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    server = MlflowServer(postgres.uri, folder / "artifacts", port, folder / "mlflow-server.log")
+    server = MlflowServer(
+        postgres.uri,
+        folder / "artifacts",
+        port,
+        folder / "mlflow-server.log",
+        auth=folder / "auth",
+        host=host,
+    )
     try:
         console.print(f"PostgreSQL on 127.0.0.1:{pg_port} (data in {postgres.data})")
         with console.status("starting mlflow server"):
             server.start()
         console.print(f"[green]MLflow tracking server on {server.url}[/] (log: {server.log})")
         console.print(f"  export MLFLOW_TRACKING_URI={server.url}")
+        console.print(f"  export MLFLOW_TRACKING_USERNAME={server.credentials[0]}")
+        password_file = (folder / "auth" / "admin_password").resolve()
+        console.print(f"  export MLFLOW_TRACKING_PASSWORD=$(cat {password_file})")
         console.print("Ctrl-C stops the server and PostgreSQL; runs and models are kept.")
         server.proc.wait()
         console.print(f"[bold red]mlflow server exited[/]; see {server.log}")

@@ -3,8 +3,13 @@
 :class:`LocalPostgres` runs a private PostgreSQL cluster from Debian's ``postgresql``
 package (``initdb`` / ``pg_ctl``; as the ``postgres`` user when started by root, which
 PostgreSQL refuses to run as), with a ``mlflow`` role and database. :class:`MlflowServer`
-runs ``mlflow server`` against it with a local artifact root, on 127.0.0.1. The team then sets
-``MLFLOW_TRACKING_URI=http://127.0.0.1:PORT``. Both are real processes, also used by tests.
+runs ``mlflow server`` against it with a local artifact root, on 127.0.0.1, with MLflow's
+basic-auth app on (:func:`auth_settings`): registered models are pickles that get loaded and
+run, so nobody anonymous may write or read them. The team then sets
+``MLFLOW_TRACKING_URI=http://127.0.0.1:PORT`` and ``MLFLOW_TRACKING_USERNAME`` /
+``MLFLOW_TRACKING_PASSWORD``. No secret is ever on a command line (``ps`` shows those to every
+user): the backend URI, the admin password and the CSRF key go through the environment, and
+live in 0600 files. Both are real processes, also used by tests.
 """
 
 from __future__ import annotations
@@ -130,32 +135,93 @@ class LocalPostgres:
         return out.splitlines() if out else []
 
 
+ADMIN = "admin"
+
+
+def _secret(path: Path) -> str:
+    """The secret in ``path`` (0600), generated on first use."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def auth_settings(folder: Path) -> dict[str, str]:
+    """Environment for ``mlflow server --app-name basic-auth``, its secrets kept in ``folder``.
+
+    ``folder`` (0700) holds the generated admin password (``admin_password``, 0600), the
+    Flask CSRF key, the auth config and the user database. MLflow creates the ``admin`` user
+    from ``MLFLOW_AUTH_ADMIN_PASSWORD`` on first start.
+    """
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    config = folder / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
+        f"admin_username = {ADMIN}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": _secret(folder / "admin_password"),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": _secret(folder / "flask_secret_key"),
+    }
+
+
 class MlflowServer:
-    """``mlflow server`` on 127.0.0.1:``port`` over ``backend_uri``, artifacts in a folder."""
+    """``mlflow server`` on 127.0.0.1:``port`` over ``backend_uri``, artifacts in a folder.
+
+    With ``auth`` (a folder for its secrets, :func:`auth_settings`) every request but the
+    health check needs a user and password; ``credentials`` are the admin's.
+    """
 
     def __init__(
-        self, backend_uri: str, artifacts: Path, port: int = 5000, log: Path | None = None
+        self,
+        backend_uri: str,
+        artifacts: Path,
+        port: int = 5000,
+        log: Path | None = None,
+        auth: Path | None = None,
+        host: str = "127.0.0.1",
     ):
         self.backend_uri, self.artifacts, self.port = backend_uri, Path(artifacts), port
         self.log = log or self.artifacts.parent / "mlflow-server.log"
+        self.auth, self.host = auth, host
         self.proc: subprocess.Popen | None = None
 
     @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) of the admin, or ``None`` without auth."""
+        if self.auth is None:
+            return None
+        return ADMIN, (Path(self.auth) / "admin_password").read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 120) -> MlflowServer:
         """Start the server and wait until it answers /health."""
         self.artifacts.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_BACKEND_STORE_URI": self.backend_uri,  # holds a password: never in argv
+            **(auth_settings(self.auth) if self.auth is not None else {}),
+        }
+        app = ["--app-name", "basic-auth"] if self.auth is not None else []
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+                [sys.executable, "-m", "mlflow", "server", *app, "--host", self.host,
                  "--port", str(self.port), "--workers", "1",
-                 "--backend-store-uri", self.backend_uri,
                  "--artifacts-destination", str(self.artifacts)],
-                stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+                stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self.healthy():

@@ -6,9 +6,12 @@ PostgreSQL, and stop the server on purpose before and during a training run.
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -50,10 +53,51 @@ def postgres():
 
 @pytest.fixture
 def server(postgres, tmp_path, monkeypatch):
-    srv = MlflowServer(postgres.uri, tmp_path / "artifacts", free_port()).start()
+    """The server as `delinq mlflow-server` runs it: logins on; the tests log in as admin."""
+    srv = MlflowServer(postgres.uri, tmp_path / "artifacts", free_port(), auth=tmp_path / "auth")
+    srv.start()
+    user, password = srv.credentials
     monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
     yield srv
     srv.stop()
+
+
+def _status(url: str, auth: tuple[str, str] | None = None) -> int:
+    request = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_server_asks_who_you_are_and_shows_no_secret(server, postgres, tmp_path):
+    api = f"{server.url}/api/2.0/mlflow/experiments/search?max_results=5"
+    user, password = server.credentials
+    assert _status(api) == 401  # anonymous
+    assert _status(api, (user, "wrong-password")) == 401
+    assert _status(api, (user, password)) == 200
+    assert _status(f"{server.url}/health") == 200  # the health check stays open
+
+    # What `ps` shows every local user: the command lines of the server and its workers.
+    secrets_ = [password, (postgres.root / "password").read_text().strip()]
+    secrets_.append((tmp_path / "auth" / "flask_secret_key").read_text().strip())
+    command_lines = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command_lines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except OSError:
+            continue  # the process ended meanwhile
+    assert any(b"basic-auth" in line for line in command_lines)  # the server is among them
+    assert not [s for s in secrets_ if any(s.encode() in line for line in command_lines)]
+    for secret in ("admin_password", "flask_secret_key"):
+        assert (tmp_path / "auth" / secret).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "auth").stat().st_mode & 0o777 == 0o700
 
 
 def _config(tmp_path, model_name: str, **changes):
