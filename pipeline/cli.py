@@ -563,18 +563,25 @@ def score(
 @_friendly_errors
 def promote(
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (gates, model name)."),
+    allow_schema_change: bool = typer.Option(
+        False,
+        "--allow-schema-change",
+        help="Promote a challenger whose input columns differ from the champion's (the change "
+        "is recorded on the version).",
+    ),
 ) -> None:
     """Move alias 'champion' to the current 'challenger' if the promotion gates pass.
 
     Gates: the challenger's CV AUC is at least promotion.min_auc and no worse than the current
-    champion's minus promotion.tolerance. Exit code 3 when the gates refuse.
+    champion's minus promotion.tolerance, and its inputs are the champion's (unless
+    --allow-schema-change). Exit code 3 when the gates refuse.
     """
     from delinq.pipeline.registry import tracking
     from delinq.pipeline.registry.promote import promote as run_promote
 
     cfg = load_config(_config_path(config))
     tracking.connect(cfg.tracking)
-    decision, version = run_promote(cfg)
+    decision, version = run_promote(cfg, allow_schema_change)
     name = cfg.tracking.model_name
     if decision.promote:
         console.print(f"[green]Promoted[/] {name} version {version} to champion: {decision.reason}")

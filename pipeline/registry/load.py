@@ -59,7 +59,7 @@ def load_registered(model_uri: str) -> tuple[str, str, object, ScoringReference]
     with tempfile.TemporaryDirectory(prefix="delinq-model-") as tmp:
         name, version, model_dir = tracking.resolve_model(model_uri, Path(tmp))
         model = load_model_files(model_dir)
-        reference = read_reference(model_dir / "extra_files")  # where MLflow puts extra_files
+        reference = read_reference(model_dir / tracking.EXTRA_FILES)
     return name, version, model, reference
 
 

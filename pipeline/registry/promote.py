@@ -1,14 +1,36 @@
-"""Moving the ``champion`` alias to the ``challenger`` when the promotion gates pass."""
+"""Moving the ``champion`` alias to the ``challenger`` when the promotion gates pass.
+
+Besides the AUC gates, the contract: a challenger whose inputs differ from the champion's
+(added, removed or retyped columns, another id or history layout) would break the nightly
+book built for the champion, so it is promoted only when asked to, and the change is written
+on the version (tag ``promoted_with_schema_change``).
+"""
 
 from __future__ import annotations
+
+import tempfile
 
 from delinq.models.champion import PromotionDecision, promotion_decision
 from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
+from delinq.pipeline.registry.reference import read_reference, schema_changes
 
 
-def promote(cfg: Config) -> tuple[PromotionDecision, str]:
-    """Gate the registered challenger against the configured minimum and the current champion.
+def _schema_changes(name: str, champion: str, challenger: str) -> list[str]:
+    digests = [tracking.version_tag(name, v, tracking.SCHEMA_TAG) for v in (champion, challenger)]
+    if None not in digests and digests[0] == digests[1]:
+        return []
+    with tempfile.TemporaryDirectory(prefix="delinq-promote-") as tmp:
+        old, new = (
+            read_reference(tracking.download_version(name, v, f"{tmp}/{v}") / tracking.EXTRA_FILES)
+            for v in (champion, challenger)
+        )
+        return schema_changes(old, new)
+
+
+def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDecision, str]:
+    """Gate the registered challenger against the configured minimum, the current champion
+    and the champion's input contract (``allow_schema_change`` lets a changed one through).
 
     Returns the decision and the challenger's version. Assumes :func:`tracking.connect` ran.
     """
@@ -40,6 +62,19 @@ def promote(cfg: Config) -> tuple[PromotionDecision, str]:
     decision = promotion_decision(
         challenger_auc, champion_auc, cfg.promotion.min_auc, cfg.promotion.tolerance, high
     )
+    changes = _schema_changes(name, current, challenger) if decision.promote and current else []
+    if changes and not allow_schema_change:
+        decision = PromotionDecision(
+            False,
+            f"its inputs differ from the champion's (version {current}): "
+            + "; ".join(changes)
+            + ". The nightly book is built for the champion's inputs; promote with "
+            "--allow-schema-change once it carries the new ones",
+        )
     if decision.promote:
+        if changes:
+            text = f"from version {current}: " + "; ".join(changes)
+            tracking.set_version_tag(name, challenger, tracking.SCHEMA_CHANGE_TAG, text[:5000])
+            decision = PromotionDecision(True, f"{decision.reason}; inputs changed ({text})")
         tracking.set_alias(name, tracking.CHAMPION, challenger)
     return decision, challenger

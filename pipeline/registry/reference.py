@@ -13,6 +13,7 @@ bins (:mod:`delinq.pipeline.score.drift` turns the counts into PSI).
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -224,6 +225,34 @@ def build_reference(
         score_drift=_numeric_bins(np.asarray(scores, dtype=float)),
         explain=ExplainBackground(**explain) if explain is not None else None,
     )
+
+
+def schema_digest(reference: ScoringReference) -> str:
+    """A digest of the input contract: the id, the inputs with their kinds, the history."""
+    contract = {
+        "id": reference.id,
+        "inputs": [[c.name, c.kind] for c in reference.columns],
+        "history": reference.history.model_dump() if reference.history else None,
+    }
+    return hashlib.sha256(json.dumps(contract, sort_keys=True).encode()).hexdigest()
+
+
+def schema_changes(old: ScoringReference, new: ScoringReference) -> list[str]:
+    """How ``new``'s input contract differs from ``old``'s, in words (empty: the same)."""
+    before = {c.name: c.kind for c in old.columns}
+    after = {c.name: c.kind for c in new.columns}
+    changes = [f"input '{c}' added" for c in after if c not in before]
+    changes += [f"input '{c}' removed" for c in before if c not in after]
+    changes += [
+        f"input '{c}' was {before[c]}, is {after[c]}"
+        for c in after
+        if c in before and before[c] != after[c]
+    ]
+    if old.id != new.id:
+        changes.append(f"id column '{old.id}' is now '{new.id}'")
+    if old.history != new.history:
+        changes.append("the payment-history layout changed")
+    return changes
 
 
 def write_reference(reference: ScoringReference, directory: Path) -> Path:

@@ -24,6 +24,9 @@ from delinq.pipeline.config import TrackingConfig
 CHALLENGER, CHAMPION = "challenger", "champion"
 AUC_TAG = "cv_roc_auc"
 AUC_INTERVAL_TAGS = ("cv_roc_auc_ci_low", "cv_roc_auc_ci_high")
+EXTRA_FILES = "extra_files"  # where MLflow puts a logged model's extra files
+SCHEMA_TAG = "input_schema_sha256"  # the scoring reference's input contract, as a digest
+SCHEMA_CHANGE_TAG = "promoted_with_schema_change"
 REQUIREMENTS = (
     "numpy",
     "pandas",
@@ -217,6 +220,7 @@ def log_champion(
     family: str,
     extra_files: list[Path] | None = None,
     auc_interval: tuple[float, float] | None = None,
+    schema_digest: str | None = None,
 ) -> str:
     """Log and register the champion in the active run; alias it ``challenger``.
 
@@ -254,6 +258,8 @@ def log_champion(
     client.set_model_version_tag(model_name, version, "family", family)
     for tag, value in zip(AUC_INTERVAL_TAGS, auc_interval or (), strict=False):
         client.set_model_version_tag(model_name, version, tag, f"{value:.6f}")
+    if schema_digest is not None:
+        client.set_model_version_tag(model_name, version, SCHEMA_TAG, schema_digest)
     client.set_registered_model_alias(model_name, CHALLENGER, version)
     return version
 
@@ -298,15 +304,8 @@ def resolve_model(uri: str, dst: Path) -> tuple[str, str, Path]:
 
     Returns (name, version, local model folder). Later alias moves do not affect the caller.
     """
-    mlflow = _mlflow()
     name, version = resolve_version(uri)
-    try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
-        )
-    except mlflow.exceptions.MlflowException as exc:
-        raise TrackingError(f"cannot fetch models:/{name}/{version}: {exc}") from None
-    return name, str(version), Path(local)
+    return name, str(version), download_version(name, str(version), dst)
 
 
 def version_run_id(model_name: str, version: str) -> str:
@@ -324,6 +323,28 @@ def log_to_run(run_id: str, paths: list[Path], folder: str) -> None:
 def download_run(run_id: str, dst: Path) -> Path:
     """Copy every artifact of a run into ``dst``; returns the local folder."""
     return Path(_mlflow().artifacts.download_artifacts(run_id=run_id, dst_path=str(dst)))
+
+
+def version_tag(model_name: str, version: str, tag: str) -> str | None:
+    """A tag of a registered version, or ``None``."""
+    return _mlflow().MlflowClient().get_model_version(model_name, version).tags.get(tag)
+
+
+def set_version_tag(model_name: str, version: str, tag: str, value: str) -> None:
+    """Set a tag on a registered version."""
+    _mlflow().MlflowClient().set_model_version_tag(model_name, version, tag, value)
+
+
+def download_version(model_name: str, version: str, dst: Path) -> Path:
+    """The files of one registered version, downloaded into ``dst``."""
+    mlflow = _mlflow()
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}/{version}", dst_path=str(dst)
+        )
+    except mlflow.exceptions.MlflowException as exc:
+        raise TrackingError(f"cannot fetch models:/{model_name}/{version}: {exc}") from None
+    return Path(local)
 
 
 def version_auc(model_name: str, version: str) -> float | None:

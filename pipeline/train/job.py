@@ -24,7 +24,12 @@ from delinq.pipeline.explain.explainer import background_stats
 from delinq.pipeline.portfolio.job import analyze_portfolio
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.promote import promote
-from delinq.pipeline.registry.reference import MIN_LEVEL_ROWS, build_reference, write_reference
+from delinq.pipeline.registry.reference import (
+    MIN_LEVEL_ROWS,
+    build_reference,
+    schema_digest,
+    write_reference,
+)
 from delinq.pipeline.train.estimator import Columns, build_estimator, reference_pipeline
 from delinq.pipeline.train.evaluate import (
     CVError,
@@ -252,8 +257,9 @@ def register_champion(
     """Log the champion with its scoring reference and register it as ``challenger``.
 
     What is stored beside the model holds aggregates only: a synthetic input example,
-    drift bins, hashed category levels, a mean and k-means centroids. ``scores`` is the
-    family's row of the comparison (its CV AUC and, when computed, the AUC's interval).
+    drift bins, the levels of real categorical inputs, a mean and k-means centroids.
+    ``scores`` is the family's row of the comparison (its CV AUC and, when computed, the
+    AUC's interval).
     Returns the version.
     """
     reference = build_reference(
@@ -273,6 +279,7 @@ def register_champion(
         float(scores["roc_auc_mean"]),
         family,
         extra_files=[write_reference(reference, out_dir)],
+        schema_digest=schema_digest(reference),
         auc_interval=(
             (float(scores["roc_auc_ci_low"]), float(scores["roc_auc_ci_high"]))
             if "roc_auc_ci_low" in scores
