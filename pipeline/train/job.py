@@ -149,6 +149,10 @@ def fit_champion(
     model.fit(dataset.X, dataset.y, oof_proba=result.oof)
     # The cache folder is temporary; a saved model must not point at it.
     fitted_pipeline(model).memory = None
+    if family in ("random_forest", "xgboost"):
+        # Scoring parallelises over batches itself. A forest predicting in threads sums its
+        # trees in whatever order they finish: PDs that differ in the last bit between runs.
+        fitted_pipeline(model).set_params(clf__n_jobs=1)
     return model
 
 
