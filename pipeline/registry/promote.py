@@ -72,6 +72,7 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
             "--allow-schema-change once it carries the new ones",
         )
     if decision.promote:
+        tracking.verify_version(name, challenger)  # a tampered challenger never becomes champion
         if changes:
             text = f"from version {current}: " + "; ".join(changes)
             tracking.set_version_tag(name, challenger, tracking.SCHEMA_CHANGE_TAG, text[:5000])

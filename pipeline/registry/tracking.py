@@ -12,6 +12,7 @@ import importlib.metadata
 import logging
 import os
 import socket
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from delinq.pipeline.config import TrackingConfig
+from delinq.pipeline.registry.checksum import sha256
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 AUC_TAG = "cv_roc_auc"
@@ -27,6 +29,9 @@ AUC_INTERVAL_TAGS = ("cv_roc_auc_ci_low", "cv_roc_auc_ci_high")
 EXTRA_FILES = "extra_files"  # where MLflow puts a logged model's extra files
 SCHEMA_TAG = "input_schema_sha256"  # the scoring reference's input contract, as a digest
 SCHEMA_CHANGE_TAG = "promoted_with_schema_change"
+FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
+# MLflow writes this file into a models:/ download itself: it is not part of the model.
+NOT_MODEL_FILES = ("registered_model_meta",)
 REQUIREMENTS = (
     "numpy",
     "pandas",
@@ -260,6 +265,11 @@ def log_champion(
         client.set_model_version_tag(model_name, version, tag, f"{value:.6f}")
     if schema_digest is not None:
         client.set_model_version_tag(model_name, version, SCHEMA_TAG, schema_digest)
+    with tempfile.TemporaryDirectory(prefix="delinq-register-") as tmp:
+        files = download_version(model_name, version, Path(tmp), verify=False)
+        client.set_model_version_tag(
+            model_name, version, FILES_TAG, sha256(files, skip=NOT_MODEL_FILES)
+        )
     client.set_registered_model_alias(model_name, CHALLENGER, version)
     return version
 
@@ -335,8 +345,13 @@ def set_version_tag(model_name: str, version: str, tag: str, value: str) -> None
     _mlflow().MlflowClient().set_model_version_tag(model_name, version, tag, value)
 
 
-def download_version(model_name: str, version: str, dst: Path) -> Path:
-    """The files of one registered version, downloaded into ``dst``."""
+def download_version(model_name: str, version: str, dst: Path, verify: bool = True) -> Path:
+    """The files of one registered version, downloaded into ``dst``.
+
+    With ``verify`` they must match the digest recorded when the version was registered
+    (versions registered before digests were recorded have none and pass): files changed
+    in the artifact store since are refused before anything unpickles them.
+    """
     mlflow = _mlflow()
     try:
         local = mlflow.artifacts.download_artifacts(
@@ -344,7 +359,21 @@ def download_version(model_name: str, version: str, dst: Path) -> Path:
         )
     except mlflow.exceptions.MlflowException as exc:
         raise TrackingError(f"cannot fetch models:/{model_name}/{version}: {exc}") from None
+    if verify:
+        recorded = version_tag(model_name, version, FILES_TAG)
+        if recorded is not None and sha256(Path(local), skip=NOT_MODEL_FILES) != recorded:
+            raise TrackingError(
+                f"the files of models:/{model_name}/{version} differ from those registered "
+                "(checksum mismatch); they were changed in the artifact store, so they are "
+                "not loaded. Retrain and register a new version"
+            )
     return Path(local)
+
+
+def verify_version(model_name: str, version: str) -> None:
+    """Refuse (``TrackingError``) a version whose files differ from those registered."""
+    with tempfile.TemporaryDirectory(prefix="delinq-verify-") as tmp:
+        download_version(model_name, version, Path(tmp))
 
 
 def version_auc(model_name: str, version: str) -> float | None:

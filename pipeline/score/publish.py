@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -129,16 +128,3 @@ def publish(staging: Path, final: Path) -> None:
         final.rename(trash)
     staging.rename(final)
     shutil.rmtree(trash, ignore_errors=True)
-
-
-def sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (name and content, in name order)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-        with open(file, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()

@@ -34,6 +34,7 @@ from delinq.pipeline.book.io import (
 )
 from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
+from delinq.pipeline.registry.checksum import sha256
 from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.score.batch import (
     BatchScorer,
@@ -52,7 +53,6 @@ from delinq.pipeline.score.publish import (
     previous_rows,
     publish,
     recover,
-    sha256,
     staging_folder,
 )
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from delinq.pipeline.book.simulate import simulate_book
 from delinq.pipeline.cli import app
-from delinq.pipeline.score.publish import sha256
+from delinq.pipeline.registry.checksum import sha256
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

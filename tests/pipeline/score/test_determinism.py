@@ -8,8 +8,9 @@ import pytest
 
 from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.simulate import simulate_book
+from delinq.pipeline.registry.checksum import sha256
 from delinq.pipeline.score.local import score_book
-from delinq.pipeline.score.publish import SCORES_FILE, sha256
+from delinq.pipeline.score.publish import SCORES_FILE
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO, quick_config
 

@@ -17,11 +17,12 @@ from delinq.features.cleaning import coerce_types
 from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.simulate import simulate_book
 from delinq.pipeline.registry import tracking
+from delinq.pipeline.registry.checksum import sha256
 from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.score.batch import SCORES_SCHEMA, ScoringError, scores_schema
 from delinq.pipeline.score.drift import psi
 from delinq.pipeline.score.local import score_book
-from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE, sha256
+from delinq.pipeline.score.publish import MANIFEST_FILE, REJECTS_FILE, SCORES_FILE
 from delinq.pipeline.score.run import SanityError
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO, output_entries, quick_config
