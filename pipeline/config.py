@@ -286,6 +286,11 @@ class PromotionConfig(_Strict):
     # "point": the challenger's CV AUC may trail the champion's by at most `tolerance`.
     # "interval": it is refused only if even its 95 % interval's upper end trails by more.
     compare: Literal["point", "interval"] = "point"
+    # The night the champion must fit: scoring `book_rows` rows (with reason codes when
+    # explain.reasons_in_scores) within `night_minutes`, at the speed measured at training on
+    # this machine's cores. 0 rows: no speed gate.
+    book_rows: int = Field(5_000_000, ge=0)
+    night_minutes: float = Field(240, gt=0)
 
 
 class ScorecardConfig(_Strict):

@@ -28,6 +28,29 @@ def _schema_changes(name: str, champion: str, challenger: str) -> list[str]:
         return schema_changes(old, new)
 
 
+def _speed_gate(
+    cfg: Config, name: str, version: str, decision: PromotionDecision
+) -> PromotionDecision:
+    """Refuse a challenger too slow to score the configured book in the configured night."""
+    measured = tracking.version_tag(name, version, tracking.SPEED_TAG)
+    book, minutes = cfg.promotion.book_rows, cfg.promotion.night_minutes
+    if measured is None or not book:
+        return decision
+    rate, needed = float(measured), book / (minutes * 60)
+    what = "with reason codes" if cfg.explain.reasons_in_scores else "without reason codes"
+    if rate < needed:
+        hours = book / rate / 3600
+        return PromotionDecision(
+            False,
+            f"it scores {rate:,.0f} rows/s {what} (measured at training), so "
+            f"promotion.book_rows {book:,} would take {hours:,.1f} h, beyond "
+            f"promotion.night_minutes {minutes:g} (needs {needed:,.0f} rows/s); choose a "
+            "faster family, score without reason codes (explain.reasons_in_scores: false), or "
+            "set the book size and window this night really has",
+        )
+    return PromotionDecision(True, f"{decision.reason}; scores {rate:,.0f} rows/s {what}")
+
+
 def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDecision, str]:
     """Gate the registered challenger against the configured minimum, the current champion
     and the champion's input contract (``allow_schema_change`` lets a changed one through).
@@ -62,6 +85,8 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
     decision = promotion_decision(
         challenger_auc, champion_auc, cfg.promotion.min_auc, cfg.promotion.tolerance, high
     )
+    if decision.promote:
+        decision = _speed_gate(cfg, name, challenger, decision)
     changes = _schema_changes(name, current, challenger) if decision.promote and current else []
     if changes and not allow_schema_change:
         decision = PromotionDecision(

@@ -29,6 +29,7 @@ AUC_INTERVAL_TAGS = ("cv_roc_auc_ci_low", "cv_roc_auc_ci_high")
 EXTRA_FILES = "extra_files"  # where MLflow puts a logged model's extra files
 SCHEMA_TAG = "input_schema_sha256"  # the scoring reference's input contract, as a digest
 SCHEMA_CHANGE_TAG = "promoted_with_schema_change"
+SPEED_TAG = "scoring_rows_per_second"  # measured at training (predict + reason codes)
 FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
 # MLflow writes this file into a models:/ download itself: it is not part of the model.
 NOT_MODEL_FILES = ("registered_model_meta",)
@@ -226,6 +227,7 @@ def log_champion(
     extra_files: list[Path] | None = None,
     auc_interval: tuple[float, float] | None = None,
     schema_digest: str | None = None,
+    rows_per_second: float | None = None,
 ) -> str:
     """Log and register the champion in the active run; alias it ``challenger``.
 
@@ -265,6 +267,8 @@ def log_champion(
         client.set_model_version_tag(model_name, version, tag, f"{value:.6f}")
     if schema_digest is not None:
         client.set_model_version_tag(model_name, version, SCHEMA_TAG, schema_digest)
+    if rows_per_second is not None:
+        client.set_model_version_tag(model_name, version, SPEED_TAG, f"{rows_per_second:.1f}")
     with tempfile.TemporaryDirectory(prefix="delinq-register-") as tmp:
         files = download_version(model_name, version, Path(tmp), verify=False)
         client.set_model_version_tag(

@@ -20,7 +20,7 @@ from delinq.models.raw_input import RawInputClassifier
 from delinq.models.search import TunedClassifier, duplicate_groups
 from delinq.pipeline.book.io import Dataset
 from delinq.pipeline.config import Config
-from delinq.pipeline.explain.explainer import background_stats
+from delinq.pipeline.explain.explainer import ModelExplainer, background_stats
 from delinq.pipeline.portfolio.job import analyze_portfolio
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.promote import promote
@@ -255,6 +255,32 @@ def _selection_files(model, out_dir: Path) -> list[Path]:
     return [path]
 
 
+SPEED_ROWS = (100, 1_000)  # a slow champion is timed on 100 rows, a fast one on 1,000
+
+
+def scoring_speed(cfg: Config, model, reference, X: pd.DataFrame) -> float:
+    """Rows a second the champion scores as the nightly job does: its probabilities, and its
+    reason codes when ``explain.reasons_in_scores`` (one core, training rows).
+
+    The promotion gate reads it (:mod:`delinq.pipeline.registry.promote`): a champion whose
+    reason codes crawl (a forest's TreeSHAP, the SVM's permutations) must not own the night.
+    """
+    explainer = None
+    if cfg.explain.reasons_in_scores:  # built once a night, not per row: not timed
+        explainer = ModelExplainer(model, reference, cfg.explain.labels, seed=cfg.seed)
+    for n in SPEED_ROWS:
+        rows = X.sample(min(n, len(X)), random_state=cfg.seed).reset_index(drop=True)
+        started = time.perf_counter()
+        model.predict_proba(rows)
+        if explainer is not None:
+            values = explainer.contributions(explainer.transform(rows))
+            explainer.reason_codes(values, rows, cfg.explain.top_k)
+        seconds = max(time.perf_counter() - started, 1e-9)
+        if seconds > 0.5:
+            break
+    return len(rows) / seconds
+
+
 def register_champion(
     cfg: Config, dataset: Dataset, model, family: str, scores: pd.Series, out_dir: Path
 ) -> str:
@@ -276,6 +302,7 @@ def register_champion(
         # The linear and SVM explainers' background.
         explain=background_stats(model, dataset.X, cfg.explain.background, cfg.seed),
     )
+    speed = scoring_speed(cfg, model, reference, dataset.X)
     return tracking.log_champion(
         RawInputClassifier(model, list(dataset.X.columns), dataset.categorical),
         masked_example(dataset.X),
@@ -284,6 +311,7 @@ def register_champion(
         family,
         extra_files=[write_reference(reference, out_dir)],
         schema_digest=schema_digest(reference),
+        rows_per_second=speed,
         auc_interval=(
             (float(scores["roc_auc_ci_low"]), float(scores["roc_auc_ci_high"]))
             if "roc_auc_ci_low" in scores

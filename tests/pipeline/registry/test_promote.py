@@ -14,14 +14,16 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 
-def _config(tmp_path, drop: list[str]) -> str:
-    path = tmp_path / f"c{len(drop)}.yaml"
+def _config(
+    tmp_path, drop: list[str], family: str = "logreg", book_rows: int = 5_000_000, auto=True
+) -> str:
+    path = tmp_path / f"c{len(drop)}-{family}-{book_rows}-{auto}.yaml"
     path.write_text(
         f"""
 data: {{simulate_rows: 800, drop: {drop}}}
-models: {{families: [logreg], search: {{method: none}}}}
+models: {{families: [{family}], search: {{method: none}}}}
 cv: {{folds: 3, bootstrap: 0}}
-promotion: {{min_auc: 0.5, tolerance: 0.5}}
+promotion: {{min_auc: 0.5, tolerance: 0.5, book_rows: {book_rows}, auto: {str(auto).lower()}}}
 policy: {REPO / "configs" / "collection_policy.yaml"}
 """
     )
@@ -52,3 +54,25 @@ def test_a_challenger_with_other_inputs_is_promoted_only_when_asked(
     assert tracking.alias_version("delinquency-risk", tracking.CHAMPION) == "3"
     recorded = tracking.version_tag("delinquency-risk", "3", tracking.SCHEMA_CHANGE_TAG)
     assert recorded == "from version 2: input 'AGE' removed"
+
+
+def test_a_champion_too_slow_for_the_night_is_refused_with_its_speed(
+    tmp_path, monkeypatch, no_tracking_env
+):
+    """The speed measured at training decides: twice the night's capacity is refused, half
+    of it is promoted, wherever the test runs."""
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path, [], "random_forest", auto=False)
+    trained = runner.invoke(app, ["train", "-c", config])
+    assert trained.exit_code == 0, trained.output
+    tracking.connect(load_config(config).tracking)
+    speed = float(tracking.version_tag("delinquency-risk", "1", tracking.SPEED_TAG))
+    capacity = speed * 240 * 60  # rows a 240-minute night holds at that speed
+
+    too_big = _config(tmp_path, [], "random_forest", int(2 * capacity) + 1)
+    refused = runner.invoke(app, ["promote", "-c", too_big])
+    assert refused.exit_code == 3, refused.output
+    assert f"it scores {speed:,.0f} rows/s with reason codes" in refused.output
+    fits = _config(tmp_path, [], "random_forest", max(int(capacity / 2), 1))
+    promoted = runner.invoke(app, ["promote", "-c", fits])
+    assert promoted.exit_code == 0 and f"scores {speed:,.0f} rows/s" in promoted.output
