@@ -56,6 +56,19 @@ def quick_config(tmp_path: Path, **data) -> Config:
     )
 
 
+def one_family_config(tmp_path: Path, family: str, **promotion) -> Config:
+    """:func:`quick_config` training one family, without bootstrap intervals."""
+    cfg = quick_config(tmp_path)
+    return cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(update={"families": [family]}),
+            "cv": cfg.cv.model_copy(update={"bootstrap": 0}),
+            "promotion": cfg.promotion.model_copy(update=promotion),
+            "policy": REPO / "configs" / "collection_policy.yaml",
+        }
+    )
+
+
 @pytest.fixture
 def no_tracking_env(monkeypatch):
     """Make sure a developer's MLFLOW_TRACKING_URI never leaks into a test."""

@@ -11,23 +11,16 @@ from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.registry.promote import promote
 from delinq.pipeline.train.job import train
-from tests.conftest import REPO, quick_config
+from tests.conftest import one_family_config
 
 pytestmark = pytest.mark.slow
 
 
 def test_changed_model_files_are_never_unpickled_nor_promoted(tmp_path):
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    cfg = quick_config(tmp_path)
-    cfg = cfg.model_copy(
-        update={
-            "models": cfg.models.model_copy(update={"families": ["logreg"]}),
-            "cv": cfg.cv.model_copy(update={"bootstrap": 0}),
-            "policy": REPO / "configs" / "collection_policy.yaml",
-        }
-    )
+    cfg = one_family_config(tmp_path, "logreg")
     first = train(cfg, load_training_data(cfg))
-    manual = cfg.model_copy(update={"promotion": cfg.promotion.model_copy(update={"auto": False})})
+    manual = one_family_config(tmp_path, "logreg", auto=False)
     second = train(manual, load_training_data(manual))
     name = cfg.tracking.model_name
     assert len(tracking.version_tag(name, second.version, tracking.FILES_TAG)) == 64

@@ -12,23 +12,15 @@ from delinq.pipeline.registry.checksum import sha256
 from delinq.pipeline.score.local import score_book
 from delinq.pipeline.score.publish import SCORES_FILE
 from delinq.pipeline.train.job import train
-from tests.conftest import REPO, quick_config
+from tests.conftest import one_family_config
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_forest_champion_scores_the_same_bytes_twice(tmp_path):
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    cfg = quick_config(tmp_path)
-    cfg = cfg.model_copy(
-        update={
-            "models": cfg.models.model_copy(update={"families": ["random_forest"]}),
-            "cv": cfg.cv.model_copy(update={"bootstrap": 0}),
-            # No night to fit: the forest's reason codes are slow, and this scores without them.
-            "promotion": cfg.promotion.model_copy(update={"book_rows": 0}),
-            "policy": REPO / "configs" / "collection_policy.yaml",
-        }
-    )
+    # No night to fit: the forest's reason codes are slow, and this scores without them.
+    cfg = one_family_config(tmp_path, "random_forest", book_rows=0)
     train(cfg, load_training_data(cfg))
     book = tmp_path / "book.parquet"
     simulate_book(40_000, seed=2).to_parquet(book, index=False)
