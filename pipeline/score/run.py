@@ -16,7 +16,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,15 +219,16 @@ def open_run(
     except ValueError:
         raise ScoringError(f"as-of date {as_of!r} is not a calendar date (YYYY-MM-DD)") from None
     output = _output_root(Path(output), day)
-    try:
-        with partition_lock(output, day):
-            recover(output, day)
-            yield _start(input_path, output, day, model_uri, cfg, reasons, force, started)
-    except BlockingIOError:
-        raise ScoringError(
-            f"another run is scoring {day} into {output}; nothing was changed (wait for it, "
-            "or score another date)"
-        ) from None
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(partition_lock(output, day))
+        except BlockingIOError:
+            raise ScoringError(
+                f"another run is scoring {day} into {output}; nothing was changed (wait for it, "
+                "or score another date)"
+            ) from None
+        recover(output, day)
+        yield _start(input_path, output, day, model_uri, cfg, reasons, force, started)
 
 
 def _output_root(output: Path, day: str) -> Path:

@@ -388,35 +388,50 @@ def _score_process(book, out, day, conf, *options) -> subprocess.Popen:
     )
 
 
+# A run for 2026-01-31 caught mid-write: it holds the date's lock and a half-written staging
+# folder until told to go on, then says whether its files survived the other processes.
+LIVE_RUN = """
+import sys
+from pathlib import Path
+from delinq.pipeline.score.publish import partition_lock, staging_folder
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+with partition_lock(out, "2026-01-31"):
+    staging = staging_folder(out, "2026-01-31")
+    (staging / "scores.parquet").write_bytes(b"half written")
+    print("staged", flush=True)
+    sys.stdin.readline()
+    print("intact" if (staging / "scores.parquet").exists() else "deleted", flush=True)
+"""
+
+
 def test_two_processes_share_an_output_one_run_per_date(env, tmp_path):
-    """A run for another date starts while the first is writing: both publish every row. A
-    second run for the same date is refused at once and changes nothing."""
+    """While a run for one date is writing, a run for another date publishes every row and
+    leaves the first's files alone; a second run for the same date is refused at once."""
     _, _, store = env
     out = tmp_path / "out"
     conf = _score_config(tmp_path, store)
-    big = _parquet(tmp_path, _book(300_000, seed=3), "big.parquet")
     small = _parquet(tmp_path, _book(2_000, seed=4), "small.parquet")
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    live = subprocess.Popen(
+        [sys.executable, "-c", LIVE_RUN, str(out)], env=environment, cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert live.stdout.readline().strip() == "staged"
 
-    first = _score_process(big, out, "2026-01-31", conf)  # with reason codes: slow on purpose
-    deadline = time.monotonic() + 120
-    while not list(out.glob(".staging-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(out.glob(".staging-*")), "the first run never started writing"
     same_day = _score_process(small, out, "2026-01-31", conf, "--no-reasons")
     other_day = _score_process(small, out, "2026-01-30", conf, "--no-reasons")
     outputs = {name: p.communicate(timeout=300)[0].decode() for name, p in
                (("same", same_day), ("other", other_day))}  # fmt: skip
-    overlapped = first.poll() is None
-    outputs["first"] = first.communicate(timeout=600)[0].decode()
+    survived = live.communicate("go on\n", timeout=60)[0].strip()
 
-    assert first.returncode == 0, outputs["first"]  # before: its staging was deleted under it
-    assert overlapped, "the runs did not overlap: the test proves nothing"
+    assert survived == "intact"  # before: the other date's run deleted its staging folder
     assert other_day.returncode == 0, outputs["other"]
     assert same_day.returncode == 2 and "another run is scoring 2026-01-31" in outputs["same"]
     assert "Traceback" not in "".join(outputs.values())
-    rows = {
-        day: json.loads((out / f"as_of_date={day}" / MANIFEST_FILE).read_text())["rows"]["read"]
-        for day in ("2026-01-30", "2026-01-31")
-    }
-    assert rows == {"2026-01-30": 2_000, "2026-01-31": 300_000}
+    manifest = json.loads((out / "as_of_date=2026-01-30" / MANIFEST_FILE).read_text())
+    assert manifest["rows"] == {"read": 2_000, "scored": 2_000, "rejected": 0}
+    # The live run died without publishing: the next run for its date cleans up and publishes.
+    again = _score_process(small, out, "2026-01-31", conf, "--no-reasons")
+    assert again.wait(timeout=300) == 0
     assert output_entries(out) == ["as_of_date=2026-01-30", "as_of_date=2026-01-31"]
