@@ -99,7 +99,9 @@ def csv_layout(path: Path) -> CsvLayout:
         with decompressed(path, kind) as f:
             header = f.readline(1 << 16).decode("utf-8-sig", errors="replace")
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        raise DataError(f"{path}: cannot read file ({kind} data is damaged: {exc})") from None
+        raise DataError(
+            f"{path}: cannot read file ({kind} data is damaged: {type(exc).__name__})"
+        ) from None
     if "\x00" in header or header.count("\ufffd") > len(header) // 10:
         raise DataError(f"{path}: not a CSV file: it holds binary data")
     counts = {d: header.count(d) for d in DELIMITERS}
@@ -136,7 +138,8 @@ def parse_error(exc: Exception) -> str:
         return f"a row has {found} fields, the header {expected}"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
-    return f"{type(exc).__name__}: " + text.strip().splitlines()[0].split(":")[0][:120]
+    first = (text.strip().splitlines() or [""])[0].split(":")[0][:120]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def read_table(path: Path) -> pd.DataFrame:
