@@ -53,7 +53,7 @@ def test_empty_file(tmp_path):
 def test_unreadable_file(tmp_path):
     path = tmp_path / "junk.parquet"
     path.write_bytes(b"this is not parquet at all")
-    with pytest.raises(DataError, match=r"junk\.parquet: cannot read file"):
+    with pytest.raises(DataError, match=r"junk\.parquet: not a Parquet file"):
         read_table(path)
     with pytest.raises(DataError, match="unsupported file type"):
         read_table(_write(tmp_path, _frame()).rename(tmp_path / "t.xlsx"))
