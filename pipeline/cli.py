@@ -51,7 +51,12 @@ MODEL_URI_OPTION = typer.Option(
 
 
 def _config_with_data(config: Path | None, data: Path | None) -> Config:
-    """The config (see :func:`_config_path`), reading ``data`` instead of its data.path."""
+    """The config (see :func:`_config_path`), reading ``data`` instead of its data.path.
+
+    A ``data`` that does not exist is an error even where the command may not need to read it.
+    """
+    if data is not None and not Path(data).exists():
+        raise DataError(f"{data}: file not found")
     cfg = load_config(_config_path(config))
     return with_overrides(cfg, data={"path": data}) if data is not None else cfg
 

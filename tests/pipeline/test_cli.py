@@ -103,10 +103,13 @@ def test_train_quick_on_an_unseen_table(tmp_path, monkeypatch, no_tracking_env, 
     )
     assert result.exit_code == 0, result.output
     assert "history columns not in data" in result.output
-    assert "promoted to champion" in result.output
     assert (tmp_path / "data" / "mlflow" / "mlflow.db").exists()
     again = runner.invoke(app, ["promote"])
-    assert again.exit_code == 0 and "already the champion" in again.output
+    if "promoted to champion" in result.output:
+        assert again.exit_code == 0 and "already the champion" in again.output
+    else:  # a forest or the SVM won: its reason codes are too slow for the default 5M-row night
+        assert "Promotion: not promoted: it scores" in result.output, result.output
+        assert again.exit_code == 3 and "rows/s with reason codes" in again.output
 
 
 def test_analyze_writes_tables_and_charts(tmp_path, book):

@@ -94,6 +94,7 @@ def test_no_planted_personal_value_reaches_any_artefact(tmp_path, monkeypatch, n
 data: {{path: loans.csv}}
 models: {{families: [logreg, random_forest, xgboost], search: {{method: none}}}}
 cv: {{folds: 3, bootstrap: 50}}
+promotion: {{book_rows: 0}}  # whichever family wins; the night's speed is not audited here
 policy: {REPO / "configs" / "collection_policy.yaml"}
 explain: {{sample_rows: 300}}
 """
