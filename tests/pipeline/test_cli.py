@@ -107,7 +107,7 @@ def test_train_quick_on_an_unseen_table(tmp_path, monkeypatch, no_tracking_env, 
     again = runner.invoke(app, ["promote"])
     if "promoted to champion" in result.output:
         assert again.exit_code == 0 and "already the champion" in again.output
-    else:  # a forest or the SVM won: its reason codes are too slow for the default 5M-row night
+    else:  # the SVM won: its reason codes are too slow for the default 1M-row night
         assert "Promotion: not promoted: it scores" in result.output, result.output
         assert again.exit_code == 3 and "rows/s with reason codes" in again.output
 

@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def _config(
-    tmp_path, drop: list[str], family: str = "logreg", book_rows: int = 5_000_000, auto=True
+    tmp_path, drop: list[str], family: str = "logreg", book_rows: int = 1_000_000, auto=True
 ) -> str:
     path = tmp_path / f"c{len(drop)}-{family}-{book_rows}-{auto}.yaml"
     path.write_text(
