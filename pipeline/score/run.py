@@ -106,7 +106,7 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
                 raise ScoringError(f"{path}: not a Parquet file (its first bytes say otherwise)")
             layout = csv_layout(path)
             layout.check_header(path)
-            header = _csv_reader(path, layout, None, None).schema.names
+            header = list(layout.header)  # read once, by csv_layout
             # Everything as text: numbers are parsed per row, so one bad value rejects one row.
             columns = [c for c in needed if c in header]
             types = dict.fromkeys(columns, pa.string())
