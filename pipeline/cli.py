@@ -61,6 +61,19 @@ def _config_with_data(config: Path | None, data: Path | None) -> Config:
     return with_overrides(cfg, data={"path": data}) if data is not None else cfg
 
 
+SEP_OPTION = typer.Option(
+    None,
+    "--sep",
+    help="Delimiter of CSV input, e.g. ';' or '\\t' for tab. Default: data.sep, else detected "
+    "from the header among , ; tab and |.",
+)
+
+
+def _separator(sep: str | None) -> str | None:
+    """``--sep`` as given on a shell line: ``\\t`` and ``tab`` mean a tab."""
+    return "\t" if sep in ("\\t", "tab", "TAB") else sep
+
+
 def _config_path(config: Path | None) -> Path | None:
     """The config to use: the one given, else configs/train.yaml if present, else defaults."""
     if config is not None:
@@ -161,7 +174,9 @@ def _cell(row, metric: str) -> str:
     return f"{row[f'{metric}_mean']:.3f}"
 
 
-def _note_personal(dataset) -> None:
+def _data_notes(dataset) -> None:
+    for note in dataset.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     for column, why in dataset.personal.items():
         console.print(
             f"[yellow]note:[/] column '{column}' kept out of the model inputs as personal data "
@@ -190,6 +205,13 @@ def train(
     experiment: str = typer.Option(None, help="MLflow experiment name."),
     quick: bool = typer.Option(False, "--quick", help="Skip hyper-parameter search (fast)."),
     seed: int = typer.Option(None, help="Random seed (folds, samplers, models)."),
+    sep: str = SEP_OPTION,
+    allow_few_bads: bool = typer.Option(
+        False,
+        "--allow-few-bads",
+        help="Train even when the CV test folds hold fewer bads than cv.min_bads_per_fold "
+        "(5): the version is registered, with a warning, and never promoted.",
+    ),
 ) -> None:
     """Train and compare logistic regression, SVM, random forest and XGBoost; register the best.
 
@@ -204,10 +226,12 @@ def train(
 
     explicit = config is not None
     cfg = load_config(_config_path(config))
-    cfg = _apply_options(cfg, data, target, id_col, positive_label, experiment, quick, seed)
+    cfg = _apply_options(cfg, data, target, id_col, positive_label, experiment, quick, seed, sep)
+    if allow_few_bads:
+        cfg = with_overrides(cfg, cv={"allow_few_bads": True})
 
     if cfg.data.path is not None:
-        frame = read_table(cfg.data.path)
+        frame = read_table(cfg.data.path, cfg.data.sep)
         data_cfg = cfg.data
         if not explicit:  # the default config meets a table it was not written for
             data_cfg, notes = adapt_to_columns(cfg.data, list(frame.columns))
@@ -222,7 +246,7 @@ def train(
         f"{dataset.X.shape[1]} input columns ({len(dataset.categorical)} categorical), "
         f"bad rate {dataset.bad_rate:.2%}"
     )
-    _note_personal(dataset)
+    _data_notes(dataset)
     mode = (
         "no search (--quick)"
         if cfg.models.search.method == "none"
@@ -286,10 +310,12 @@ def _apply_options(
     experiment: str | None,
     quick: bool,
     seed: int | None,
+    sep: str | None = None,
 ) -> Config:
     data_changes = {
         k: v
         for k, v in {
+            "sep": _separator(sep),
             "path": data,
             "target": target,
             "id": id_col,
@@ -382,7 +408,6 @@ def explain(
     (kept local: they show a person's values). Contributions are summed back to the input
     columns, with derived history features grouped (see pipeline/explain/explainer.py).
     """
-    from delinq.pipeline.book.io import load_training_data
     from delinq.pipeline.explain.job import explain_champion
 
     cfg = _config_with_data(config, data)
@@ -391,10 +416,7 @@ def explain(
     out = out or cfg.explain.output_dir
     with _progress("{task.description}") as progress:
         progress.add_task("loading data and the champion, explaining", total=None)
-        dataset = load_training_data(cfg)
-        result = explain_champion(
-            cfg, dataset, model_uri or cfg.scoring.model_uri, out, loan_id, log
-        )
+        result = explain_champion(cfg, model_uri or cfg.scoring.model_uri, out, loan_id, log)
     table = Table(title=f"Top drivers of {result.model_name} v{result.version} ({result.family})")
     table.add_column("input")
     table.add_column("mean |SHAP|", justify="right")
@@ -425,7 +447,6 @@ def report(
     selection report, SHAP plots (made with `delinq explain` first if missing), aging and
     roll-rate views, and the drift summary of the last scoring run.
     """
-    from delinq.pipeline.book.io import load_training_data
     from delinq.pipeline.explain.job import explain_champion
     from delinq.pipeline.report import build_report
 
@@ -434,7 +455,7 @@ def report(
 
     def explain_first() -> None:
         console.print("[cyan]»[/] The champion has no SHAP plots yet: explaining it first")
-        explain_champion(cfg, load_training_data(cfg), uri, cfg.explain.output_dir)
+        explain_champion(cfg, uri, cfg.explain.output_dir)
 
     with _progress("{task.description}") as progress:
         progress.add_task("building the report", total=None)
@@ -489,6 +510,7 @@ def score(
         help="Spark master for --engine spark, e.g. local[4] or spark://host:7077 "
         "(default: scoring.spark.master).",
     ),
+    sep: str = SEP_OPTION,
 ) -> None:
     """Score the whole loan book with the champion: PD, points, grade, bucket, segment, action.
 
@@ -518,6 +540,8 @@ def score(
             raise ScoringError(f"--as-of {given!r} is not a calendar date (YYYY-MM-DD)") from None
         if given not in (None, as_of):
             console.print(f"note: --as-of {given} is {as_of}", highlight=False)
+        if sep is not None:
+            cfg = with_overrides(cfg, data={"sep": _separator(sep)})
         if spark_master:
             spark = cfg.scoring.spark.model_copy(update={"master": spark_master})
             cfg = with_overrides(cfg, scoring={"spark": spark})

@@ -58,6 +58,9 @@ class DataConfig(_Strict):
     """
 
     path: Path | None = None
+    # The delimiter of CSV files (the training table and the nightly book); None: detected
+    # from the header among , ; tab and |.
+    sep: str | None = Field(None, min_length=1, max_length=1)
     simulate_rows: int = Field(20_000, ge=100)
     target: str = "default_next_month"
     id: str | None = "ID"
@@ -69,6 +72,9 @@ class DataConfig(_Strict):
     # `not_personal` keeps one in (delinq.pipeline.book.personal).
     personal: list[str] = Field(default_factory=list)
     not_personal: list[str] = Field(default_factory=list)
+    # A column numeric but for a few unparseable cells stays numeric (those cells become
+    # missing, with a note); past this share of its filled cells, reading stops.
+    max_unparseable_share: float = Field(0.02, ge=0, lt=0.5)
     history: HistoryConfig | None = Field(default_factory=_taiwan_history)
 
 
@@ -272,6 +278,11 @@ class CVConfig(_Strict):
     group_duplicates: bool | Literal["auto"] = "auto"
     # Bootstrap resamples of the out-of-fold predictions for 95 % intervals (0: none).
     bootstrap: int = Field(200, ge=0)
+    # Each test fold needs this many bad (and good) rows for its AUC to mean anything; with
+    # fewer, training stops, unless `allow_few_bads` (`--allow-few-bads`): then the version
+    # is registered but never promoted.
+    min_bads_per_fold: int = Field(5, ge=1)
+    allow_few_bads: bool = False
 
 
 class ChampionConfig(_Strict):
@@ -407,11 +418,12 @@ class Config(_Strict):
         return self
 
 
-def _format_errors(err: ValidationError) -> str:
+def _format_errors(err: ValidationError, section: str | None = None) -> str:
     """Every complaint on one line: ``key: message; key: message``."""
     parts = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in ([section] if section else []) + list(e["loc"]))
+        key = key or "(top level)"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
         msg = msg.removeprefix("Value error, ")
         parts.append(msg if msg.startswith(f"{key}.") else f"{key}: {msg}")
@@ -460,5 +472,11 @@ def with_overrides(config: Config, **changes: dict) -> Config:
     updates = {}
     for section, values in changes.items():
         current = getattr(config, section)
-        updates[section] = current.model_copy(update=values) if values else current
+        if not values:
+            updates[section] = current
+            continue
+        try:  # validated like the YAML: an option's value obeys the same rules
+            updates[section] = type(current).model_validate({**dict(current), **values})
+        except ValidationError as exc:
+            raise ConfigError(f"invalid option: {_format_errors(exc, section)}") from None
     return config.model_copy(update=updates)

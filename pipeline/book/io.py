@@ -44,6 +44,8 @@ class Dataset:
     source: str
     # Columns kept out of the inputs because they identify a person: column -> why.
     personal: dict[str, str] = field(default_factory=dict)
+    # What reading changed, in words that name columns and counts, never a value.
+    notes: tuple[str, ...] = ()
 
     @property
     def bad_rate(self) -> float:
@@ -89,10 +91,11 @@ def file_kind(path: Path) -> str | None:
     return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
 
 
-def csv_layout(path: Path) -> CsvLayout:
+def csv_layout(path: Path, sep: str | None = None) -> CsvLayout:
     """The compression and delimiter of a CSV file, read from its bytes and its header line.
 
-    The delimiter is the one of ``,``, ``;``, tab and ``|`` that the header holds most of.
+    The delimiter is ``sep`` when given, else the one of ``,``, ``;``, tab and ``|`` that the
+    header holds most of.
     """
     kind = file_kind(path)
     try:
@@ -105,7 +108,7 @@ def csv_layout(path: Path) -> CsvLayout:
     if "\x00" in header or header.count("\ufffd") > len(header) // 10:
         raise DataError(f"{path}: not a CSV file: it holds binary data")
     counts = {d: header.count(d) for d in DELIMITERS}
-    delimiter = max(DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    delimiter = sep or (max(DELIMITERS, key=counts.get) if any(counts.values()) else ",")
     names = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
     return CsvLayout(kind, delimiter, tuple(names))
 
@@ -142,9 +145,10 @@ def parse_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV (plain, gzip, bz2, xz or zip; comma, semicolon, tab or bar) or Parquet file,
-    turning every reader failure into a one-line :class:`DataError` that quotes no row."""
+def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV (plain, gzip, bz2, xz or zip; comma, semicolon, tab or bar, or ``sep``) or
+    Parquet file, turning every reader failure into a one-line :class:`DataError` that quotes
+    no row."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
@@ -157,7 +161,7 @@ def read_table(path: Path) -> pd.DataFrame:
         elif suffix in {".parquet", ".pq"}:
             raise DataError(f"{path}: not a Parquet file (its first bytes say otherwise)")
         elif suffix in {".csv", ".txt", ".tsv", ".gz", ".bz2", ".xz", ".zip"}:
-            layout = csv_layout(path)
+            layout = csv_layout(path, sep)
             layout.check_header(path)
             frame = pd.read_csv(
                 _zip_member(path) if layout.compression == "zip" else path,
@@ -221,6 +225,44 @@ def encode_target(raw: pd.Series, positive_label: str | None, source: str) -> pd
     return (values == positive).astype(np.int64).rename(name)
 
 
+def mostly_numeric(
+    column: pd.Series, max_share: float, source: str
+) -> tuple[pd.Series | None, str | None]:
+    """(numbers, note) for a text column that holds numbers in at least half its cells.
+
+    A numeric column with a few unparseable cells (one ``"twelve"`` among 1,000 durations)
+    stays numeric: those cells become missing and the note counts them. Past ``max_share``
+    of the filled cells, the column is neither clearly numeric nor clearly text and reading
+    stops with an error naming it. (None, None) for numeric columns and real text columns.
+    """
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None, None
+    filled = column.notna().to_numpy()
+    if not filled.any():
+        return None, None
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = filled & numbers.isna().to_numpy()
+    n_bad, n_filled = int(bad.sum()), int(filled.sum())
+    if n_bad > n_filled / 2:
+        return None, None  # text, perhaps with a few number-like levels
+    first = int(np.flatnonzero(bad)[0]) if n_bad else None
+    where = f"'{column.name}'"
+    if n_bad > max_share * n_filled:
+        raise DataError(
+            f"{source}: column {where} is numeric in {n_filled - n_bad:,} cells but not in "
+            f"{n_bad:,} ({n_bad / n_filled:.1%}, first at row position {first}), over "
+            f"data.max_unparseable_share ({max_share:.1%}); fix those cells, or list the "
+            "column in data.categorical to read it as text"
+        )
+    note = None
+    if n_bad:
+        note = (
+            f"column {where}: {n_bad:,} cell(s) are not numbers and were read as missing "
+            f"(first at row position {first})"
+        )
+    return numbers.astype("float64"), note
+
+
 def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
     """Validate a raw loan table against the data config and split it into a :class:`Dataset`."""
     if cfg.target not in frame.columns:
@@ -256,6 +298,14 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
             f"{source}: data.personal columns are also declared as inputs (categorical or "
             f"history): {', '.join(both)}"
         )
+    # Before the personal-data check: a number column with a few words in it is not free text.
+    notes: list[str] = []
+    for col in [c for c in X.columns if c not in inputs | set(cfg.personal)]:
+        parsed, note = mostly_numeric(X[col], cfg.max_unparseable_share, source)
+        if parsed is not None:
+            X[col] = parsed
+        if note:
+            notes.append(note)
     personal = personal_columns(X, cfg.personal, sorted(inputs | set(cfg.not_personal)))
     X = X.drop(columns=list(personal))
     if X.shape[1] == 0:
@@ -289,12 +339,13 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         categorical=categorical,
         source=source,
         personal=personal,
+        notes=tuple(notes),
     )
 
 
 def load_dataset(path: Path, cfg: DataConfig) -> Dataset:
     """Read ``path`` and validate it with ``cfg``."""
-    return validate(read_table(path), cfg, str(path))
+    return validate(read_table(path, cfg.sep), cfg, str(path))
 
 
 def adapt_to_columns(cfg: DataConfig, columns: list[str]) -> tuple[DataConfig, list[str]]:
@@ -322,11 +373,45 @@ def adapt_to_columns(cfg: DataConfig, columns: list[str]) -> tuple[DataConfig, l
     return cfg.model_copy(update=update), notes
 
 
+def model_rows(
+    frame: pd.DataFrame,
+    inputs: list[str],
+    categorical: list[str],
+    id_col: str | None,
+    source: str,
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """(inputs, ids) of a raw table for a trained model: its input columns typed as training
+    typed them, with the same :func:`coerce_types`, whatever the table's other columns are.
+
+    Explain and report read tables through this, so a table that trained is a table that
+    explains: no target is needed, and a model trained with ``--data X --target Y`` on the
+    default config explains ``X`` without a config written for it. ``ids`` are row positions
+    for a model trained without an id, and None when the table lacks the model's ``id_col``.
+    """
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        role = f"model input (1 of {len(missing)} missing)"
+        raise _missing_column(source, missing[0], role, frame)
+    if id_col is None:  # trained without an id: rows are named by position, as in training
+        ids = pd.Series(np.arange(len(frame)), name="row")
+    else:
+        ids = frame[id_col].reset_index(drop=True) if id_col in frame.columns else None
+    numeric = [c for c in inputs if c not in categorical]
+    X = coerce_types(frame[inputs], numeric, categorical)
+    return X.reset_index(drop=True), ids
+
+
+def read_training_frame(cfg: Config) -> tuple[pd.DataFrame, str]:
+    """(raw table, its name): the configured file, or the simulated book training would use."""
+    if cfg.data.path is not None:
+        return read_table(cfg.data.path, cfg.data.sep), str(cfg.data.path)
+    rows, seed = cfg.data.simulate_rows, cfg.seed
+    return simulate_book(rows, seed), f"simulated book ({rows:,} rows, seed {seed})"
+
+
 def load_training_data(cfg: Config) -> Dataset:
     """The configured loan table, or a simulated book when no path is given."""
-    if cfg.data.path is not None:
-        return load_dataset(cfg.data.path, cfg.data)
-    rows, seed = cfg.data.simulate_rows, cfg.seed
-    return validate(
-        simulate_book(rows, seed), cfg.data, f"simulated book ({rows:,} rows, seed {seed})"
-    )
+    frame, source = read_training_frame(cfg)
+    return validate(frame, cfg.data, source)

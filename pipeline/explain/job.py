@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from delinq.pipeline.book.io import DataError, Dataset
+from delinq.pipeline.book.io import DataError, model_rows, read_training_frame
 from delinq.pipeline.config import Config
 from delinq.pipeline.explain.explainer import Explanation, ModelExplainer
 from delinq.pipeline.explain.plots import shap_plots, waterfall_plot
@@ -56,14 +56,24 @@ def sample_rows(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 def explain_champion(
     cfg: Config,
-    dataset: Dataset,
     model_uri: str,
     out_dir: Path,
     loan_ids: list[str] | None = None,
     log: bool = True,
 ) -> ExplainResult:
-    """Explain the model behind ``model_uri`` on ``dataset``: plots, importance, waterfalls."""
-    name, version, explainer, reference = load_champion(cfg, model_uri, dataset.X)
+    """Explain the model behind ``model_uri`` on the config's table: plots, importance,
+    waterfalls.
+
+    The table (``cfg.data.path``, or the simulated book) is read by the loader training
+    uses and cut to the model's own inputs, typed as its scoring reference says, so no target
+    or data config written for the table is needed.
+    """
+    tracking.connect(cfg.tracking)
+    name, version, model, reference = load_registered(model_uri)
+    frame, source = read_training_frame(cfg)
+    X, ids = model_rows(frame, reference.names, reference.categorical, reference.id, source)
+    explainer = ModelExplainer(model, reference, cfg.explain.labels, data=X, seed=cfg.seed)
+    dataset = _Rows(X, ids)
     id_col = reference.id
     positions = _loan_positions(dataset, id_col, loan_ids or [])
     limit = cfg.explain.sample_rows
@@ -94,11 +104,17 @@ def explain_champion(
     )
 
 
-def _loan_positions(dataset: Dataset, id_col: str | None, loan_ids: list[str]) -> list[int]:
+@dataclass(frozen=True)
+class _Rows:
+    X: pd.DataFrame
+    ids: pd.Series | None
+
+
+def _loan_positions(dataset: _Rows, id_col: str | None, loan_ids: list[str]) -> list[int]:
     if not loan_ids:
         return []
-    if id_col is None or dataset.ids is None:
-        raise DataError("the data has no id column, so loans cannot be looked up by id")
+    if dataset.ids is None:
+        raise DataError(f"the data has no id column '{id_col}', so loans cannot be looked up")
     ids = pd.Series(dataset.ids).astype(str).reset_index(drop=True)
     found = pd.Index(ids).get_indexer(loan_ids)
     missing = [i for i, f in zip(loan_ids, found, strict=True) if f < 0]
@@ -112,7 +128,7 @@ def _loan_positions(dataset: Dataset, id_col: str | None, loan_ids: list[str]) -
 
 def _explain_loans(
     explainer: ModelExplainer,
-    dataset: Dataset,
+    dataset: _Rows,
     id_col: str | None,
     positions: list[int],
     out_dir: Path,
@@ -128,7 +144,7 @@ def _explain_loans(
         title = f"Loan {loan}: contributions to the score ({expl.units})"
         files.append(waterfall_plot(expl, i, title, out_dir / f"waterfall_{file_stem(loan)}.png"))
     reasons = explainer.reason_codes(expl.values, rows, k)
-    reasons.insert(0, id_col or "id", ids)
+    reasons.insert(0, id_col or "row", ids)
     files.append(out_dir / "loan_reasons.csv")
     reasons.to_csv(files[-1], index=False)
     return files

@@ -85,6 +85,11 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
     decision = promotion_decision(
         challenger_auc, champion_auc, cfg.promotion.min_auc, cfg.promotion.tolerance, high
     )
+    few = tracking.version_tag(name, challenger, tracking.FEW_BADS_TAG)
+    if few:
+        decision = PromotionDecision(
+            False, f"it was trained with --allow-few-bads ({few}); such a version is never promoted"
+        )
     if decision.promote:
         decision = _speed_gate(cfg, name, challenger, decision)
     changes = _schema_changes(name, current, challenger) if decision.promote and current else []

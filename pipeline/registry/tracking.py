@@ -31,6 +31,7 @@ SCHEMA_TAG = "input_schema_sha256"  # the scoring reference's input contract, as
 SCHEMA_CHANGE_TAG = "promoted_with_schema_change"
 SPEED_TAG = "scoring_rows_per_second"  # measured at training (predict + reason codes)
 FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
+FEW_BADS_TAG = "trained_with_few_bads"  # --allow-few-bads: never promoted
 # MLflow writes this file into a models:/ download itself: it is not part of the model.
 NOT_MODEL_FILES = ("registered_model_meta",)
 REQUIREMENTS = (
@@ -228,6 +229,7 @@ def log_champion(
     auc_interval: tuple[float, float] | None = None,
     schema_digest: str | None = None,
     rows_per_second: float | None = None,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """Log and register the champion in the active run; alias it ``challenger``.
 
@@ -269,6 +271,8 @@ def log_champion(
         client.set_model_version_tag(model_name, version, SCHEMA_TAG, schema_digest)
     if rows_per_second is not None:
         client.set_model_version_tag(model_name, version, SPEED_TAG, f"{rows_per_second:.1f}")
+    for tag, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, version, tag, value)
     with tempfile.TemporaryDirectory(prefix="delinq-register-") as tmp:
         files = download_version(model_name, version, Path(tmp), verify=False)
         client.set_model_version_tag(

@@ -95,8 +95,10 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zip")
 _UNSAFE = (pa.types.is_boolean, pa.types.is_temporal, pa.types.is_nested, pa.types.is_binary)
 
 
-def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
-    """Check a file's columns and types; return a function that yields its record batches."""
+def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int, sep: str | None):
+    """Check a file's columns and types; return a function that yields its record batches.
+
+    ``sep``: a CSV's delimiter, None to detect it."""
     if path.stat().st_size == 0:
         raise ScoringError(f"{path}: file is empty (0 bytes)")
     try:
@@ -104,7 +106,7 @@ def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int):
         if kind != "parquet":
             if path.suffix.lower() in (".parquet", ".pq"):
                 raise ScoringError(f"{path}: not a Parquet file (its first bytes say otherwise)")
-            layout = csv_layout(path)
+            layout = csv_layout(path, sep)
             layout.check_header(path)
             header = list(layout.header)  # read once, by csv_layout
             # Everything as text: numbers are parsed per row, so one bad value rejects one row.
@@ -273,7 +275,9 @@ def _start(input_path, output, as_of, model_uri, cfg, reasons, force, started) -
     run.lap("resolve_model_s")
     numeric = set(reference.numeric)
     run.files = _input_files(input_path)
-    run.opened = [_open(f, run.needed, numeric, cfg.scoring.batch_rows) for f in run.files]
+    run.opened = [
+        _open(f, run.needed, numeric, cfg.scoring.batch_rows, cfg.data.sep) for f in run.files
+    ]
     run.extra_columns = sorted({c for _, extra in run.opened for c in extra})
     return run
 

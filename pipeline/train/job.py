@@ -166,6 +166,23 @@ def training_rows(n: int, folds: int) -> int:
     return n * (folds - 1) // folds
 
 
+def too_few_bads(cfg: Config, dataset: Dataset) -> str | None:
+    """Why the folds hold too few bad (or good) rows for their AUC to mean anything, or None."""
+    bads = int(dataset.y.sum())
+    rare = min(bads, len(dataset.y) - bads)
+    folds, need = cfg.cv.folds, cfg.cv.min_bads_per_fold
+    if rare >= folds * need:
+        return None
+    which = "bad" if rare == bads else "good"
+    fewer = rare // need
+    advice = f"use cv.folds {fewer} or fewer, or more data" if fewer >= 2 else "use more data"
+    return (
+        f"{Path(dataset.source).name}: only {rare} {which} rows among {len(dataset.y):,}: "
+        f"{folds}-fold CV leaves about {rare / folds:.1f} in each test fold, fewer than "
+        f"cv.min_bads_per_fold ({need}), so its AUC would mean little; {advice}"
+    )
+
+
 def cv_groups(cfg: Config, dataset: Dataset) -> tuple[np.ndarray | None, int]:
     """The CV groups (``None``: plain folds) and how many rows repeat another row's inputs."""
     groups, repeated = duplicate_groups(dataset.X)
@@ -282,7 +299,13 @@ def scoring_speed(cfg: Config, model, reference, X: pd.DataFrame) -> float:
 
 
 def register_champion(
-    cfg: Config, dataset: Dataset, model, family: str, scores: pd.Series, out_dir: Path
+    cfg: Config,
+    dataset: Dataset,
+    model,
+    family: str,
+    scores: pd.Series,
+    out_dir: Path,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """Log the champion with its scoring reference and register it as ``challenger``.
 
@@ -312,6 +335,7 @@ def register_champion(
         extra_files=[write_reference(reference, out_dir)],
         schema_digest=schema_digest(reference),
         rows_per_second=speed,
+        tags=tags,
         auc_interval=(
             (float(scores["roc_auc_ci_low"]), float(scores["roc_auc_ci_high"]))
             if "roc_auc_ci_low" in scores
@@ -391,12 +415,18 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     """
     reporter = reporter or Reporter()
     warnings: list[str] = []
-    groups, repeated = cv_groups(cfg, dataset)
-    cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, groups)  # fails before any run
 
     def warn(text: str) -> None:
         warnings.append(text)
         reporter.warn(text)
+
+    few = too_few_bads(cfg, dataset)
+    if few and not cfg.cv.allow_few_bads:
+        raise TrainingError(f"{few}, or pass --allow-few-bads to train anyway (never promoted)")
+    if few:
+        warn(f"{few}; trained anyway (--allow-few-bads): registered, never promoted")
+    groups, repeated = cv_groups(cfg, dataset)
+    cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, groups)  # fails before any run
 
     reporter.stage("Connecting to MLflow")
     uri = tracking.connect(cfg.tracking)
@@ -405,6 +435,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
     if dataset.personal:  # names only: which columns were kept out, never what they held
         tags["personal_columns_excluded"] = ", ".join(dataset.personal)
+    if dataset.notes:  # columns, counts and row positions: never a cell's value
+        tags["data_notes"] = " | ".join(dataset.notes)[:5000]
     ledger = tracking.Ledger(
         uri,
         [
@@ -491,7 +523,13 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         reporter.stage("Registering the champion in the model registry")
         with ledger.step("the champion model and its registry version"):
             version = register_champion(
-                cfg, dataset, model, champion, comparison.loc[champion], out_dir
+                cfg,
+                dataset,
+                model,
+                champion,
+                comparison.loc[champion],
+                out_dir,
+                {tracking.FEW_BADS_TAG: few} if few else None,
             )
 
     decision = None

@@ -158,6 +158,6 @@ def test_too_few_bads_for_the_folds_stops_before_any_run(
         app, ["train", "--quick", "-d", "t.csv", "--target", "default_next_month"]
     )
     assert result.exit_code == 2
-    assert "3 bad and 1497 good rows" in result.output
-    assert "too few for 5 folds" in result.output and "cv.folds" in result.output
+    assert "only 3 bad rows among 1,500" in result.output
+    assert "--allow-few-bads" in result.output
     assert not (tmp_path / "data" / "mlflow").exists()  # no store, no run, nothing registered

@@ -131,7 +131,21 @@ TRAIN: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     ),
     "too few bads": (
         lambda t: _train("-d", _csv(t, _target(_book(), [1, 1] + [0] * 598))),
-        "too few for 5 folds",
+        "only 2 bad rows among 600: 5-fold CV leaves about 0.4",
+    ),
+    "3 bads among 703": (
+        lambda t: _train("-d", _csv(t, _target(_book(703), [1, 0, 1, 0, 1] + [0] * 698))),
+        "only 3 bad rows among 703: 5-fold CV leaves about 0.6 in each test fold, fewer than "
+        "cv.min_bads_per_fold (5), so its AUC would mean little; use more data, or pass "
+        "--allow-few-bads",
+    ),
+    "a numeric column half text": (
+        lambda t: _train("-d", _csv(t, _book().assign(AGE=["unknown"] * 100 + [30] * 500))),
+        "column 'AGE' is numeric in 500 cells but not in 100 (16.7%, first at row position 0)",
+    ),
+    "separator that is not one character": (
+        lambda t: _train("-d", _csv(t, _book()), "--sep", ";;"),
+        "data.sep",
     ),
     "unknown config key": (
         lambda t: _train("-c", _yaml(t, "cv: {fold: 3}\n")),

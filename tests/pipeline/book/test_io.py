@@ -123,3 +123,51 @@ def test_adapt_drops_settings_for_absent_columns():
     adapted, notes = adapt_to_columns(cfg, ["a", "b", "default_next_month"])
     assert adapted.history is None and adapted.id is None and adapted.categorical == []
     assert len(notes) == 3
+
+
+def test_a_numeric_column_with_one_word_in_it_stays_numeric(german_path, tmp_path):
+    # The table: one "twelve" among 1,000 durations turned the column into levels.
+    frame = pd.read_csv(german_path)
+    cfg = DataConfig(
+        target="creditability", positive_label="bad", id=None, categorical=[], history=None
+    )
+    clean = validate(frame, cfg, "german")
+    frame["duration_in_month"] = frame["duration_in_month"].astype(object)
+    frame.loc[9, "duration_in_month"] = "twelve"
+    path = tmp_path / "german.csv"
+    frame.to_csv(path, index=False)
+    dirty = load_dataset(path, cfg)
+    assert dirty.categorical == clean.categorical and "duration_in_month" in dirty.numeric
+    assert np.isnan(dirty.X.loc[9, "duration_in_month"])
+    assert (
+        dirty.X["duration_in_month"]
+        .drop(index=9)
+        .equals(clean.X["duration_in_month"].drop(index=9))
+    )
+    (note,) = dirty.notes
+    assert "'duration_in_month'" in note and "1 cell(s)" in note and "row position 9" in note
+    assert "twelve" not in note
+
+
+def test_a_column_half_text_stops_reading_and_names_it(tmp_path):
+    frame = _frame(100)
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[[3, 7, 11, 40, 41], "x"] = "n/a?"
+    with pytest.raises(DataError, match=r"column 'x' .* 5 \(5\.0%, first at row position 3\)"):
+        validate(frame, CFG, "t.csv")
+    relaxed = CFG.model_copy(update={"max_unparseable_share": 0.1})
+    assert validate(frame, relaxed, "t.csv").X["x"].isna().sum() == 5
+    declared = CFG.model_copy(update={"categorical": ["x"]})
+    assert "x" in validate(frame, declared, "t.csv").categorical
+    # Text columns with a few number-like levels stay text.
+    frame["city"] = ["a", "b", "7"] * 33 + ["a"]
+    assert "city" in validate(frame, relaxed, "t.csv").categorical
+
+
+def test_sep_overrides_a_detected_delimiter_that_would_be_wrong(tmp_path):
+    # Commas inside the column names outnumber the semicolons that really separate them.
+    path = tmp_path / "t.csv"
+    path.write_text("id;amount, EUR, net;rate, % p.a., fixed;y\n1;10;1,5;0\n2;20;2,5;1\n")
+    names = ["id", "amount, EUR, net", "rate, % p.a., fixed", "y"]
+    assert list(read_table(path).columns) != names
+    assert list(read_table(path, sep=";").columns) == names

@@ -43,3 +43,25 @@ def test_explain_names_unknown_loans_clearly(champion_env, tmp_path, no_tracking
     )
     assert run.exit_code == 2
     assert "1 of the requested loan ids are not in the data" in run.output
+
+
+def test_a_table_that_trains_on_the_default_config_explains(
+    german_path, tmp_path, monkeypatch, no_tracking_env
+):
+    # The new user's path: no config of their own, --data and --target on the command line.
+    # Explain then reads the same table without a --target, through the model's own inputs.
+    monkeypatch.chdir(tmp_path)
+    table = tmp_path / "loans.csv"
+    pd.read_csv(german_path).head(600).to_csv(table, index=False)
+    train = [
+        "train", "--data", str(table), "--target", "creditability",
+        "--positive-label", "bad", "--quick",
+    ]  # fmt: skip
+    run = runner.invoke(app, train)
+    assert run.exit_code == 0, run.output
+    run = runner.invoke(app, ["explain", "--data", str(table), "--rows", "100", "-l", "3"])
+    assert run.exit_code == 0, run.output
+    importance = pd.read_csv(tmp_path / "data" / "explain" / "shap_importance.csv")
+    assert "creditability" not in set(importance["input"])
+    assert "duration_in_month" in set(importance["input"])
+    assert (tmp_path / "data" / "explain" / "waterfall_3.png").exists()

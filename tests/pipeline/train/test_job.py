@@ -164,3 +164,30 @@ def test_when_every_family_fails_nothing_is_registered(tmp_path, trained):
     with pytest.raises(TrainingError, match="every model family failed"):
         train(run_cfg, dataset)
     assert tracking.alias_version(run_cfg.tracking.model_name, "challenger") is None
+
+
+def test_too_few_bads_stop_training_unless_allowed_and_then_never_promote(tmp_path, trained):
+    # The table: 3 bads among 703 rows, 5-fold CV, registered and promoted before.
+    from delinq.pipeline.train.job import TrainingError
+
+    cfg, dataset, _ = trained
+    y = pd.Series(np.zeros(703, dtype=np.int64), name=dataset.y.name)
+    y[[5, 300, 600]] = 1
+    few = type(dataset)(
+        dataset.X.head(703), y, dataset.ids.head(703), dataset.numeric, dataset.categorical, "t"
+    )
+    run_cfg = _with_families(cfg, tmp_path, ["logreg"])
+    run_cfg = run_cfg.model_copy(update={"cv": run_cfg.cv.model_copy(update={"folds": 3})})
+    with pytest.raises(TrainingError, match=r"only 3 bad rows among 703: 3-fold CV leaves about"):
+        train(run_cfg, few)
+    tracking.connect(run_cfg.tracking)
+    assert tracking.alias_version(run_cfg.tracking.model_name, "challenger") is None
+
+    allowed = run_cfg.model_copy(
+        update={"cv": run_cfg.cv.model_copy(update={"allow_few_bads": True})}
+    )
+    result = train(allowed, few)
+    assert any("trained anyway (--allow-few-bads)" in w for w in result.warnings)
+    assert result.version and not result.promotion.promote
+    assert "never promoted" in result.promotion.reason
+    assert tracking.alias_version(run_cfg.tracking.model_name, "champion") is None
