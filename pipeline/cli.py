@@ -160,6 +160,31 @@ def _comparison_table(comparison, champion: str) -> Table:
     return table
 
 
+def _fairness_table(fairness) -> Table:
+    table = Table(title="Champion by protected group (out-of-fold PD)")
+    for label in ("attribute", "group"):
+        table.add_column(label)
+    for label in ("rows", "bad rate", "mean PD", "AUC", "flagged", "impact ratio"):
+        table.add_column(label, justify="right")
+    for row in fairness.itertuples():
+        ratio = f"{row.impact_ratio:.2f}"
+        table.add_row(
+            row.attribute,
+            row.group,
+            f"{row.rows:,}",
+            f"{row.bad_rate:.1%}",
+            f"{row.mean_pd:.1%}",
+            "" if row.auc is None or row.auc != row.auc else f"{row.auc:.3f}",
+            f"{row.flagged_share:.1%}",
+            f"[red]{ratio}[/]" if row.impact_ratio < 0.8 else ratio,
+        )
+    table.caption = (
+        "flagged: at each fold's threshold. impact ratio: share not flagged over the most "
+        "favoured group's; under 0.8 (four-fifths rule) is adverse impact."
+    )
+    return table
+
+
 def _cell(row, metric: str) -> str:
     if metric == "roc_auc_ci":
         if "roc_auc_ci_low" not in row:
@@ -266,9 +291,10 @@ def train(
         raise typer.Exit(2) from None
 
     # Wide enough for the table when piped to a file or CI log (rich assumes 80 columns there).
-    Console(width=None if sys.stdout.isatty() else 150).print(
-        _comparison_table(result.comparison, result.champion)
-    )
+    wide = Console(width=None if sys.stdout.isatty() else 150)
+    wide.print(_comparison_table(result.comparison, result.champion))
+    if result.fairness is not None and not result.fairness.empty:
+        wide.print(_fairness_table(result.fairness))
     row = result.comparison.loc[result.champion]
     lift = row.get("roc_auc_lift_vs_reference")
     lines = [

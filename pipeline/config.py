@@ -72,6 +72,11 @@ class DataConfig(_Strict):
     # `not_personal` keeps one in (delinq.pipeline.book.personal).
     personal: list[str] = Field(default_factory=list)
     not_personal: list[str] = Field(default_factory=list)
+    # Attributes such as sex, age or marital status: not model inputs (unless
+    # `allow_protected_inputs`, with a warning, and then never a reason code), kept aside
+    # for the fairness report (see `fairness`).
+    protected: list[str] = Field(default_factory=list)
+    allow_protected_inputs: bool = False
     # A column numeric but for a few unparseable cells stays numeric (those cells become
     # missing, with a note); past this share of its filled cells, reading stops.
     max_unparseable_share: float = Field(0.02, ge=0, lt=0.5)
@@ -305,6 +310,18 @@ class PromotionConfig(_Strict):
     night_minutes: float = Field(240, gt=0)
 
 
+class FairnessConfig(_Strict):
+    """How the champion treats the groups of each protected attribute (data.protected)."""
+
+    # Numeric attributes (age) are cut into bands at these edges; without edges, quintiles.
+    bands: dict[str, list[float]] = Field(default_factory=dict)
+    # Groups smaller than this are pooled into one "other" group: too few rows to judge.
+    min_group_rows: int = Field(30, ge=1)
+    # Promotion gate: the lowest adverse-impact ratio a champion may have (four-fifths
+    # rule: 0.8). None: no gate.
+    min_impact_ratio: float | None = Field(None, gt=0, le=1)
+
+
 class ScorecardConfig(_Strict):
     """PDO scaling of probability of default into points, and points into grades."""
 
@@ -403,6 +420,7 @@ class Config(_Strict):
     cv: CVConfig = CVConfig()
     champion: ChampionConfig = ChampionConfig()
     promotion: PromotionConfig = PromotionConfig()
+    fairness: FairnessConfig = FairnessConfig()
     tracking: TrackingConfig = TrackingConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     segments: SegmentConfig = SegmentConfig()

@@ -21,6 +21,7 @@ from delinq.models.candidates import REFERENCE
 from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
+from delinq.pipeline.train.fairness import FAIRNESS_FILE, FAIRNESS_PLOT, FOUR_FIFTHS
 
 METRICS = {
     "roc_auc": "ROC AUC",
@@ -126,6 +127,34 @@ def _drift_section(manifest: dict | None, scores_dir: Path) -> list[str]:
     return parts
 
 
+def _fairness_section(run: Path) -> list[str]:
+    """The champion per protected group, when the run declared protected attributes."""
+    parts = ["<h2>Fairness by protected group</h2>"]
+    if not (run / FAIRNESS_FILE).exists():
+        return [
+            *parts,
+            "<p class='muted'>No protected attributes declared (data.protected), so none "
+            "were measured.</p>",
+        ]
+    table = pd.read_csv(run / FAIRNESS_FILE)
+    adverse = table["impact_ratio"] < FOUR_FIFTHS
+    parts.append(
+        "<p>Out-of-fold PD of the champion per group. <i>Flagged</i>: at the threshold each "
+        "fold's training rows chose. <i>Impact ratio</i>: the group's share not flagged over "
+        "the most favoured group's; under 0.8 (the four-fifths rule) reads as adverse "
+        "impact. <i>Calibration gap</i>: mean PD minus bad rate.</p>"
+    )
+    if adverse.any():
+        groups = ", ".join(
+            f"{a} = {g}" for a, g in table.loc[adverse, ["attribute", "group"]].to_numpy()
+        )
+        parts.append(f"<p class='alert'>Adverse impact under the four-fifths rule: {groups}</p>")
+    parts.append(_table(table.set_index("attribute")))
+    if (run / FAIRNESS_PLOT).exists():
+        parts.append(_img(run / FAIRNESS_PLOT, "Calibration and adverse-impact ratio by group"))
+    return parts
+
+
 def _significance(info: dict) -> list[str]:
     """The champion against the runner-up on the same rows, when the run measured it."""
     metrics, runner_up = info["metrics"], info["tags"].get("runner_up")
@@ -183,6 +212,7 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
     if selection.exists():
         report = pd.read_csv(selection).set_index("feature")
         parts += ["<h2>Feature selection (champion)</h2>", _table(report)]
+    parts += _fairness_section(run)
     explain = run / "explain"
     parts.append("<h2>What drives the score (SHAP)</h2>")
     if (explain / "shap_importance.csv").exists():

@@ -46,6 +46,8 @@ class Dataset:
     personal: dict[str, str] = field(default_factory=dict)
     # What reading changed, in words that name columns and counts, never a value.
     notes: tuple[str, ...] = ()
+    # The protected attributes (data.protected) as read, row-aligned: for the fairness report.
+    protected: pd.DataFrame | None = None
 
     @property
     def bad_rate(self) -> float:
@@ -286,18 +288,25 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
     else:
         ids = pd.Series(np.arange(len(frame)), name="row")
 
-    for key in ("drop", "personal", "not_personal"):
+    for key in ("drop", "personal", "not_personal", "protected"):
         unknown = [c for c in getattr(cfg, key) if c not in frame.columns]
         if unknown:
             raise DataError(f"{source}: data.{key} columns not found: {', '.join(unknown)}")
     X = frame.drop(columns=[c for c in [cfg.target, cfg.id, *cfg.drop] if c is not None])
     inputs = set(cfg.categorical) | set(cfg.history.columns() if cfg.history else ())
-    both = sorted(inputs & set(cfg.personal))
-    if both:
-        raise DataError(
-            f"{source}: data.personal columns are also declared as inputs (categorical or "
-            f"history): {', '.join(both)}"
-        )
+    for what, names in (
+        ("inputs (categorical or history)", inputs),
+        ("protected", set(cfg.protected)),
+    ):
+        both = sorted(names & set(cfg.personal))
+        if both:
+            raise DataError(
+                f"{source}: data.personal columns are also declared as {what}: {', '.join(both)}"
+            )
+    protected = X[cfg.protected].reset_index(drop=True) if cfg.protected else None
+    if not cfg.allow_protected_inputs:
+        X = X.drop(columns=cfg.protected)
+    inputs |= set(cfg.protected)  # declared, so never taken for personal data
     # Before the personal-data check: a number column with a few words in it is not free text.
     notes: list[str] = []
     for col in [c for c in X.columns if c not in inputs | set(cfg.personal)]:
@@ -314,7 +323,7 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
     if empty:
         raise DataError(f"{source}: column(s) entirely empty: {', '.join(empty)}")
 
-    missing_cat = [c for c in cfg.categorical if c not in X.columns]
+    missing_cat = [c for c in cfg.categorical if c not in X.columns and c not in cfg.protected]
     if missing_cat:
         raise _missing_column(source, missing_cat[0], "categorical", frame)
     categorical = [
@@ -340,6 +349,7 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         source=source,
         personal=personal,
         notes=tuple(notes),
+        protected=protected,
     )
 
 

@@ -182,6 +182,9 @@ class ModelExplainer:
         self.column_of = np.array([self.inputs.index(s) for s in sources])
         self.label_map = default_labels(self.history) | (labels or {})
         self.labels = [self.label_map.get(i, i) for i in self.inputs]
+        # Reasons are what a person may contest: never a protected attribute, even one
+        # the model was allowed to use.
+        self.never_reasons = np.isin(self.inputs, reference.protected)
         self.units = UNITS[self.family]
         background = reference.explain.model_dump() if reference.explain else None
         if background is None and data is not None:
@@ -296,6 +299,8 @@ class ModelExplainer:
         ``derived`` are the rows' history features, if the caller already has them.
         """
         k = min(k, values.shape[1])
+        if self.never_reasons.any():
+            values = np.where(self.never_reasons, -np.inf, values)
         order = np.argsort(-values, axis=1, kind="stable")[:, :k]
         raising = np.take_along_axis(values, order, axis=1) > 0
         if derived is None and set(GROUP_DISPLAY) & set(self.inputs):

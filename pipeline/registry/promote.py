@@ -51,6 +51,28 @@ def _speed_gate(
     return PromotionDecision(True, f"{decision.reason}; scores {rate:,.0f} rows/s {what}")
 
 
+def _fairness_gate(
+    floor: float, name: str, version: str, decision: PromotionDecision
+) -> PromotionDecision:
+    """Refuse a challenger whose least favoured group's impact ratio is under ``floor``."""
+    measured = tracking.version_tag(name, version, tracking.FAIRNESS_TAG)
+    if measured is None:
+        return PromotionDecision(
+            False,
+            f"fairness.min_impact_ratio is {floor:g} but version {version} has no fairness "
+            "measure: declare the protected attributes in data.protected and retrain",
+        )
+    if float(measured) < floor:
+        return PromotionDecision(
+            False,
+            f"its lowest adverse-impact ratio is {float(measured):.3f}, under "
+            f"fairness.min_impact_ratio {floor:g} (see fairness.csv in its run)",
+        )
+    return PromotionDecision(
+        True, f"{decision.reason}; lowest impact ratio {float(measured):.3f} >= {floor:g}"
+    )
+
+
 def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDecision, str]:
     """Gate the registered challenger against the configured minimum, the current champion
     and the champion's input contract (``allow_schema_change`` lets a changed one through).
@@ -92,6 +114,8 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
         )
     if decision.promote:
         decision = _speed_gate(cfg, name, challenger, decision)
+    if decision.promote and cfg.fairness.min_impact_ratio is not None:
+        decision = _fairness_gate(cfg.fairness.min_impact_ratio, name, challenger, decision)
     changes = _schema_changes(name, current, challenger) if decision.promote and current else []
     if changes and not allow_schema_change:
         decision = PromotionDecision(

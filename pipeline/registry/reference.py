@@ -76,6 +76,8 @@ class ScoringReference(_Frozen):
     columns: list[InputSpec]
     score_drift: Bins
     explain: ExplainBackground | None = None
+    # Protected attributes that are inputs (data.allow_protected_inputs): never reason codes.
+    protected: list[str] = []
 
     @property
     def names(self) -> list[str]:
@@ -178,12 +180,14 @@ def build_reference(
     id_column: str | None,
     history: HistoryConfig | None,
     explain: dict | None = None,
+    protected: list[str] | None = None,
 ) -> ScoringReference:
     """The scoring reference of a model trained on ``X`` that scored ``scores`` on it.
 
     ``history`` is the training config's history layout (its status columns get code sets);
     ``explain`` the explanation background
-    (:func:`~delinq.pipeline.explain.explainer.background_stats`).
+    (:func:`~delinq.pipeline.explain.explainer.background_stats`); ``protected`` the
+    protected attributes (those among the inputs are never reason codes).
     """
     code_columns = history.status if history else []
     columns = []
@@ -224,6 +228,7 @@ def build_reference(
         columns=columns,
         score_drift=_numeric_bins(np.asarray(scores, dtype=float)),
         explain=ExplainBackground(**explain) if explain is not None else None,
+        protected=[c for c in protected or [] if c in X.columns],
     )
 
 

@@ -32,6 +32,7 @@ SCHEMA_CHANGE_TAG = "promoted_with_schema_change"
 SPEED_TAG = "scoring_rows_per_second"  # measured at training (predict + reason codes)
 FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
 FEW_BADS_TAG = "trained_with_few_bads"  # --allow-few-bads: never promoted
+FAIRNESS_TAG = "fairness_min_impact_ratio"  # lowest adverse-impact ratio of any group
 # MLflow writes this file into a models:/ download itself: it is not part of the model.
 NOT_MODEL_FILES = ("registered_model_meta",)
 REQUIREMENTS = (

@@ -39,6 +39,14 @@ from delinq.pipeline.train.evaluate import (
     cv_splits,
     paired_auc_test,
 )
+from delinq.pipeline.train.fairness import (
+    FAIRNESS_FILE,
+    FAIRNESS_PLOT,
+    FOUR_FIFTHS,
+    fairness_plot,
+    fairness_table,
+    lowest_impact_ratio,
+)
 from delinq.pipeline.train.plots import comparison_plots
 
 
@@ -78,6 +86,8 @@ class TrainResult:
     warnings: tuple[str, ...] = ()
     # (runner-up family, champion's AUC minus its, paired-bootstrap p-value)
     versus_runner_up: tuple[str, float, float] | None = None
+    # The champion per protected group (delinq.pipeline.train.fairness); None: none declared.
+    fairness: pd.DataFrame | None = None
 
 
 def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
@@ -154,6 +164,17 @@ def fit_champion(
         # trees in whatever order they finish: PDs that differ in the last bit between runs.
         fitted_pipeline(model).set_params(clf__n_jobs=1)
     return model
+
+
+def champion_fairness(
+    cfg: Config, dataset: Dataset, result: CVResult, model, out_dir: Path
+) -> tuple[pd.DataFrame, list[Path]]:
+    """The fairness table of the champion's calibrated out-of-fold PD, and its files."""
+    calibrate = getattr(model, "calibrate", None)
+    pd_ = calibrate(result.oof) if calibrate is not None else result.oof
+    table = fairness_table(dataset.protected, result.y, pd_, result.hard, cfg.fairness)
+    table.to_csv(out_dir / FAIRNESS_FILE, index=False)
+    return table, [out_dir / FAIRNESS_FILE, fairness_plot(table, out_dir / FAIRNESS_PLOT)]
 
 
 def positive_weight(dataset: Dataset) -> float:
@@ -324,6 +345,7 @@ def register_champion(
         cfg.data.history,
         # The linear and SVM explainers' background.
         explain=background_stats(model, dataset.X, cfg.explain.background, cfg.seed),
+        protected=cfg.data.protected,
     )
     speed = scoring_speed(cfg, model, reference, dataset.X)
     return tracking.log_champion(
@@ -425,6 +447,11 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         raise TrainingError(f"{few}, or pass --allow-few-bads to train anyway (never promoted)")
     if few:
         warn(f"{few}; trained anyway (--allow-few-bads): registered, never promoted")
+    if cfg.data.protected and cfg.data.allow_protected_inputs:
+        warn(
+            f"protected attributes are model inputs (data.allow_protected_inputs): "
+            f"{', '.join(cfg.data.protected)}; they are never given as reason codes"
+        )
     groups, repeated = cv_groups(cfg, dataset)
     cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, groups)  # fails before any run
 
@@ -502,6 +529,22 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         weight = positive_weight(dataset)
         model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
         champion_files = _selection_files(model, out_dir)
+        fairness, version_tags = None, {tracking.FEW_BADS_TAG: few} if few else {}
+        if dataset.protected is not None:
+            reporter.stage("Fairness: the champion's out-of-fold PD by protected group")
+            fairness, files = champion_fairness(cfg, dataset, results[champion], model, out_dir)
+            champion_files += files
+            lowest = lowest_impact_ratio(fairness)
+            if lowest is not None:
+                parent_metrics["fairness_min_impact_ratio"] = lowest
+                version_tags[tracking.FAIRNESS_TAG] = f"{lowest:.6f}"
+                if lowest < FOUR_FIFTHS:
+                    worst = fairness.loc[fairness["impact_ratio"].idxmin()]
+                    warn(
+                        f"adverse impact: {worst['attribute']} group '{worst['group']}' is "
+                        f"flagged so often that its impact ratio is {lowest:.2f}, under the "
+                        f"four-fifths rule ({FOUR_FIFTHS}); see {FAIRNESS_FILE}"
+                    )
 
         if cfg.data.history is not None:
             reporter.stage(
@@ -529,7 +572,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                 champion,
                 comparison.loc[champion],
                 out_dir,
-                {tracking.FEW_BADS_TAG: few} if few else None,
+                version_tags,
             )
 
     decision = None
@@ -548,4 +591,5 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         promotion=decision,
         warnings=tuple(warnings),
         versus_runner_up=versus,
+        fairness=fairness,
     )
