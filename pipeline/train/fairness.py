@@ -32,7 +32,8 @@ def group_labels(values: pd.Series, edges: list[float] | None, min_rows: int) ->
     """A readable group per row: bands for numeric values, levels for the rest.
 
     Numeric values are cut at ``edges`` (at quintiles when None and the attribute has more
-    than ten values; fewer are levels, like codes); missing values form their own group. Groups under ``min_rows`` rows are pooled.
+    than ten values; fewer are levels, like codes); missing values form their own group.
+    Groups under ``min_rows`` rows are pooled.
     """
     numbers = pd.to_numeric(values, errors="coerce")
     numeric = numbers.notna().sum() == values.notna().sum()
