@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -112,10 +113,17 @@ class _Rule(BaseModel):
         return [v] if isinstance(v, str) else v
 
 
+# Actions a person must confirm before they happen, unless the policy file says otherwise:
+# PIPL Art. 24 lets a person refuse a decision of significant impact made solely by machine.
+REVIEW_BY_DEFAULT = {"legal": "required", "outsourced_collection": "required"}
+
+
 class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: list[_Rule] = Field(min_length=1)
+    # action -> "required" (a person reviews it before it happens) or "not_required".
+    review: dict[str, Literal["required", "not_required"]] = Field(default_factory=dict)
 
 
 class Policy:
@@ -130,6 +138,7 @@ class Policy:
         self._action = table["action"].to_numpy(dtype=object)
         self._priority = table["priority"].to_numpy(dtype=np.int64)
         self._rule = table["rule"].to_numpy(dtype=np.int64)
+        self._review = table["review"].to_numpy(dtype=bool)
 
     def _position(self, codes) -> np.ndarray:
         position = np.zeros(len(codes[0]), dtype=np.int64)
@@ -137,8 +146,14 @@ class Policy:
             position = position * len(level) + np.asarray(code, dtype=np.int64)
         return position
 
+    @property
+    def reviewed_actions(self) -> list[str]:
+        """The actions a person must review before they happen."""
+        return sorted(set(self.table.loc[self.table["review"], "action"]))
+
     def decide(self, segment, grade, bucket) -> pd.DataFrame:
-        """Action, priority and deciding rule number for each account."""
+        """Action, priority, deciding rule number and whether a person must review the action,
+        for each account."""
         codes = []
         for level, values in zip(self.table.index.levels, (segment, grade, bucket), strict=True):
             codes.append(level.get_indexer(pd.Index(values, dtype=object)))
@@ -150,6 +165,7 @@ class Policy:
                 "action": pd.Series(self._action[rows], dtype=object),
                 "priority": self._priority[rows],
                 "rule": self._rule[rows],
+                "human_review_required": self._review[rows],
             }
         )
 
@@ -179,6 +195,12 @@ def load_policy(path: Path, grades: list[str]) -> Policy:
                 f"{path}: rule {i}: unknown action {rule.action!r} (known: {', '.join(ACTIONS)})"
             )
 
+    unknown = [a for a in parsed.review if a not in ACTIONS]
+    if unknown:
+        raise ConfigError(
+            f"{path}: review: unknown action {unknown[0]!r} (known: {', '.join(ACTIONS)})"
+        )
+    review = REVIEW_BY_DEFAULT | parsed.review
     rows, used = [], set()
     for combo in itertools.product(SEGMENTS, grades, BUCKETS):
         for i, rule in enumerate(parsed.rules, start=1):
@@ -186,7 +208,8 @@ def load_policy(path: Path, grades: list[str]) -> Policy:
                 "*" in getattr(rule, field) or value in getattr(rule, field)
                 for field, value in zip(known, combo, strict=True)
             ):
-                rows.append((*combo, rule.action, rule.priority, i))
+                required = review.get(rule.action) == "required"
+                rows.append((*combo, rule.action, rule.priority, i, required))
                 used.add(i)
                 break
         else:
@@ -200,7 +223,8 @@ def load_policy(path: Path, grades: list[str]) -> Policy:
             f"{path}: rule(s) {', '.join(map(str, shadowed))} never apply: earlier rules "
             "already cover everything they match (first match wins)"
         )
-    table = pd.DataFrame(rows, columns=["segment", "grade", "bucket", "action", "priority", "rule"])
+    columns = ["segment", "grade", "bucket", "action", "priority", "rule", "review"]
+    table = pd.DataFrame(rows, columns=columns)
     return Policy(table.set_index(["segment", "grade", "bucket"]), str(path))
 
 
@@ -235,6 +259,7 @@ def collection_plan(
             **{k: pd.Series(v, index=frame.index, dtype=object) for k, v in text.items()},
             "action": pd.Series(decided["action"].to_numpy(), index=frame.index, dtype=object),
             "priority": decided["priority"].to_numpy(),
+            "human_review_required": decided["human_review_required"].to_numpy(),
         },
         index=frame.index,
     )

@@ -49,6 +49,7 @@ SCORES_SCHEMA = pa.schema(
         ("segment", pa.string()),
         ("action", pa.string()),
         ("priority", pa.int64()),
+        ("human_review_required", pa.bool_()),
     ]
 )
 REJECTS_SCHEMA = pa.schema([("row", pa.int64()), ("id", pa.string()), ("reason", pa.string())])
@@ -75,6 +76,7 @@ class BatchStats:
     score: np.ndarray
     scored: int = 0
     rejected: int = 0
+    review: int = 0  # scored rows whose action a person must review
     reasons: Counter = field(default_factory=Counter)
     unseen: Counter = field(default_factory=Counter)
 
@@ -88,6 +90,7 @@ class BatchStats:
         """Add ``other``'s counts to these (in place); return self."""
         self.scored += other.scored
         self.rejected += other.rejected
+        self.review += other.review
         self.reasons.update(other.reasons)
         self.unseen.update(other.unseen)
         self.score += other.score
@@ -101,6 +104,7 @@ class BatchStats:
             {
                 "scored": self.scored,
                 "rejected": self.rejected,
+                "review": self.review,
                 "reasons": self.reasons,
                 "unseen": self.unseen,
                 "score": self.score.tolist(),
@@ -117,6 +121,7 @@ class BatchStats:
             score=np.asarray(d["score"], dtype=float),
             scored=d["scored"],
             rejected=d["rejected"],
+            review=d["review"],
             reasons=Counter(d["reasons"]),
             unseen=Counter(d["unseen"]),
         )
@@ -293,6 +298,7 @@ class BatchScorer:
             "segment": _strings(plan["segment"].to_numpy()),
             "action": _strings(plan["action"].to_numpy()),
             "priority": plan["priority"].to_numpy(dtype=np.int64),
+            "human_review_required": plan["human_review_required"].to_numpy(dtype=bool),
         }
         reason_columns = self.schema.names[len(SCORES_SCHEMA) :]
         if self.explainer is not None:
@@ -304,6 +310,7 @@ class BatchScorer:
             columns |= {c: pa.nulls(n, pa.string()) for c in reason_columns}
         self._count(numeric, cats, p, stats)
         stats.scored = n
+        stats.review = int(plan["human_review_required"].sum())
         return pa.table(columns, schema=self.schema)
 
     def _count(self, numeric: np.ndarray, cats: pd.DataFrame, p: np.ndarray, stats) -> None:

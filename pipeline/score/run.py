@@ -352,6 +352,8 @@ def finish_run(
         "model": {"requested": run.model_uri, "name": scorer.name, "version": scorer.version},
         "input": [{"file": f.name, "bytes": f.stat().st_size} for f in run.files],
         "rows": {"read": rows_read, "scored": stats.scored, "rejected": stats.rejected},
+        # Rows whose action a person must review before it happens (the policy's `review`).
+        "human_review_required": stats.review,
         "rejects_by_reason": dict(sorted(stats.reasons.items())),
         "unseen_categories": {k: v for k, v in sorted(stats.unseen.items()) if v},
         "extra_columns_ignored": run.extra_columns,

@@ -39,7 +39,12 @@ from delinq.pipeline.score.batch import (
 from delinq.pipeline.score.publish import REJECTS_FILE, SCORES_FILE
 from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, open_run
 
-_SPARK_TYPES = {pa.string(): "string", pa.float64(): "double", pa.int64(): "bigint"}
+_SPARK_TYPES = {
+    pa.string(): "string",
+    pa.float64(): "double",
+    pa.int64(): "bigint",
+    pa.bool_(): "boolean",
+}
 
 
 def spark_session(cfg: SparkConfig):

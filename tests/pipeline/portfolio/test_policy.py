@@ -112,6 +112,7 @@ def test_collection_plan_columns_and_actions():
         "segment",
         "action",
         "priority",
+        "human_review_required",
     ]
     # three months late is the 61-90 bucket
     assert plan.loc["wilful", ["dpd_bucket", "action", "priority"]].tolist() == [
@@ -125,3 +126,20 @@ def test_collection_plan_columns_and_actions():
     assert (
         plan["points"].is_monotonic_decreasing or plan["points"].iloc[0] < plan["points"].iloc[-1]
     )
+
+
+def test_legal_and_outsourced_actions_need_a_person_unless_the_policy_says_otherwise(tmp_path):
+    policy = load_policy(REPO / "configs" / "collection_policy.yaml", GRADES)
+    assert policy.reviewed_actions == ["legal", "outsourced_collection"]
+    decided = policy.decide(
+        ["wilful", "performing", "wilful"], ["G", "G", "G"], ["90+", "90+", "61-90"]
+    )
+    assert decided["action"].tolist() == ["legal", "outsourced_collection", "field_visit"]
+    assert decided["human_review_required"].tolist() == [True, True, False]
+    text = (REPO / "configs" / "collection_policy.yaml").read_text()
+    edited = tmp_path / "p.yaml"
+    edited.write_text(text + "review: {legal: not_required, field_visit: required}\n")
+    assert load_policy(edited, GRADES).reviewed_actions == ["field_visit", "outsourced_collection"]
+    edited.write_text(text + "review: {lawsuit: required}\n")
+    with pytest.raises(ConfigError, match="review: unknown action 'lawsuit'"):
+        load_policy(edited, GRADES)

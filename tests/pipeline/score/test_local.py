@@ -72,7 +72,12 @@ def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     assert scores["pd"].between(0, 1).all() and scores["action"].notna().all()
     assert set(scores["model_version"]) == {result.version}
     m = res.manifest
+    review = int(scores["human_review_required"].sum())
     assert m["rows"] == {"read": 3_000, "scored": 3_000, "rejected": 0}
+    assert m["human_review_required"] == review > 0
+    assert scores["human_review_required"].equals(
+        scores["action"].isin(["legal", "outsourced_collection"])
+    )
     assert m["outputs"][SCORES_FILE]["sha256"] == sha256(res.partition / SCORES_FILE)
     assert m["extra_columns_ignored"] == ["default_next_month"]
     assert m["drift"]["status"] == "ok"
