@@ -167,7 +167,7 @@ def _fairness_table(fairness) -> Table:
     for label in ("rows", "bad rate", "mean PD", "AUC", "flagged", "impact ratio"):
         table.add_column(label, justify="right")
     for row in fairness.itertuples():
-        ratio = f"{row.impact_ratio:.2f}"
+        ratio = "" if row.impact_ratio != row.impact_ratio else f"{row.impact_ratio:.2f}"
         table.add_row(
             row.attribute,
             row.group,
@@ -309,6 +309,7 @@ def train(
             f"(paired bootstrap p = {p_value:.3f})"
         )
     lines.append(f"Registered: models:/{result.model_name}/{result.version} (alias challenger)")
+    _log_card(cfg, result.model_name, result.version)
     if result.promotion is not None:
         verdict = (
             "[green]promoted to champion[/]"
@@ -325,6 +326,21 @@ def train(
         lines.append(f"[yellow]{len(result.warnings)} warning(s)[/], printed above")
     for line in lines:
         console.print(line, highlight=False)
+
+
+def _log_card(cfg: Config, name: str, version: str) -> None:
+    """Log the version's model card to its run; a card that fails is a warning, not a failed
+    training (the version is registered by then)."""
+    from delinq.pipeline.card import log_card
+
+    try:
+        log_card(cfg, f"models:/{name}/{version}")
+    except Exception as exc:  # noqa: BLE001 - the card must not undo a registration
+        console.print(
+            f"[yellow]warning:[/] the model card of version {version} was not logged "
+            f"({type(exc).__name__}); run `delinq card --model-uri models:/{name}/{version}`",
+            highlight=False,
+        )
 
 
 def _apply_options(
@@ -638,12 +654,42 @@ def promote(
     tracking.connect(cfg.tracking)
     decision, version = run_promote(cfg, allow_schema_change)
     name = cfg.tracking.model_name
+    if not decision.already:  # the decision is part of the version's card
+        _log_card(cfg, name, version)
     if decision.promote:
         console.print(f"[green]Promoted[/] {name} version {version} to champion: {decision.reason}")
     else:
         console.print(f"[yellow]Not promoted[/] ({name} version {version}): {decision.reason}")
         if not decision.already:
             raise typer.Exit(3)
+
+
+@app.command()
+@_friendly_errors
+def card(
+    config: Path = CONFIG_OPTION,
+    model_uri: str = MODEL_URI_OPTION,
+    out: Path = typer.Option(Path("data/card"), "--out", "-o", help="Output folder."),
+) -> None:
+    """Write the model card of a registered version (default: the champion) as Markdown and
+    HTML.
+
+    Generated from the registry and the training run, so it is always true of the version:
+    purpose, data (file hash, rows, bad rate, bad definition), inputs used and excluded with
+    reasons, CV performance with its spread, fairness, known limits, promotion decisions and
+    gates, code commit and dependency-lock hash, and a personal-information section (PIPL).
+    Training and promotion also log it to the version's MLflow run under card/.
+    """
+    from delinq.pipeline.card import build_card, write_card
+
+    cfg = load_config(_config_path(config))
+    built = build_card(cfg, model_uri or cfg.scoring.model_uri)
+    files = write_card(built, out)
+    console.print(
+        f"Wrote the card of {built.name} version {built.version}: "
+        + ", ".join(str(f) for f in files),
+        highlight=False,
+    )
 
 
 @app.command("mlflow-server")

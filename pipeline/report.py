@@ -3,7 +3,8 @@
 Everything comes from the champion's MLflow run (comparison table, curves, confusion matrices,
 feature selection, portfolio views, SHAP plots) and from the last published scoring run (drift).
 Images are embedded as data URIs and the page has no scripts, so it opens from a mail
-attachment or a file share with no network.
+attachment or a file share with no network. The version's model card is written beside it
+(:mod:`delinq.pipeline.card`) and linked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from delinq.models.candidates import REFERENCE
+from delinq.pipeline.card import CARD_HTML, build_card, write_card
 from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
@@ -186,6 +188,7 @@ def build_report(
         run = tracking.download_run(run_id, Path(tmp))
         page = _page(cfg, name, version, run_id, run)
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_card(build_card(cfg, f"models:/{name}/{version}"), out.parent)  # linked from the page
     staging = out.with_name(f".{out.name}.tmp")
     staging.write_text(page, encoding="utf-8")
     os.replace(staging, out)
@@ -202,6 +205,8 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         f"{html.escape(run_id)}; cross-validated AUC "
         f"{comparison.loc[champion, 'roc_auc_mean']:.4f}.</p>",
         "<h2>Model comparison (cross-validation, mean ± std over folds)</h2>",
+        f"<p>Model card (data, inputs, limits, fairness, promotion record, personal "
+        f"information): <a href='{CARD_HTML}'>{CARD_HTML}</a>, written beside this page.</p>",
         _table(comparison_table(comparison), lambda k: "champion" if k == champion else ""),
         *_significance(info),
     ]

@@ -132,4 +132,21 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
             tracking.set_version_tag(name, challenger, tracking.SCHEMA_CHANGE_TAG, text[:5000])
             decision = PromotionDecision(True, f"{decision.reason}; inputs changed ({text})")
         tracking.set_alias(name, tracking.CHAMPION, challenger)
+    _record(name, challenger, decision, current)
     return decision, challenger
+
+
+def _record(name: str, version: str, decision: PromotionDecision, previous: str | None) -> None:
+    """Write the decision on the version, for the model card and any later reader."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    values = (
+        "promoted" if decision.promote else "refused",
+        now,
+        decision.reason[:5000],
+        (previous or "none") if decision.promote else "",
+    )
+    for tag, value in zip(tracking.PROMOTION_TAGS, values, strict=True):
+        if value:
+            tracking.set_version_tag(name, version, tag, value)

@@ -33,6 +33,8 @@ SPEED_TAG = "scoring_rows_per_second"  # measured at training (predict + reason 
 FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
 FEW_BADS_TAG = "trained_with_few_bads"  # --allow-few-bads: never promoted
 FAIRNESS_TAG = "fairness_min_impact_ratio"  # lowest adverse-impact ratio of any group
+# The last promotion decision on a version: promoted or refused, when, why, from which one.
+PROMOTION_TAGS = ("promotion_decision", "promotion_decided_at", "promotion_reason", "promoted_from")
 # MLflow writes this file into a models:/ download itself: it is not part of the model.
 NOT_MODEL_FILES = ("registered_model_meta",)
 REQUIREMENTS = (
@@ -347,6 +349,20 @@ def download_run(run_id: str, dst: Path) -> Path:
 def version_tag(model_name: str, version: str, tag: str) -> str | None:
     """A tag of a registered version, or ``None``."""
     return _mlflow().MlflowClient().get_model_version(model_name, version).tags.get(tag)
+
+
+def version_info(model_name: str, version: str) -> dict:
+    """Tags, aliases, training run and registration time (UTC, ISO) of a registered version."""
+    import datetime as dt
+
+    mv = _mlflow().MlflowClient().get_model_version(model_name, version)
+    created = dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC)
+    return {
+        "tags": dict(mv.tags),
+        "aliases": list(mv.aliases),
+        "run_id": mv.run_id,
+        "registered_at": created.isoformat(timespec="seconds"),
+    }
 
 
 def set_version_tag(model_name: str, version: str, tag: str, value: str) -> None:

@@ -99,8 +99,10 @@ def fairness_table(
     if table.empty:
         return table
     passed = 1 - table["flagged_share"]
-    best = passed.groupby(table["attribute"]).transform("max")
-    table["impact_ratio"] = np.where(best > 0, passed / best, np.nan)
+    # The most favoured group is a real one: the pooled small groups are no benchmark.
+    best = passed.where(table["group"] != OTHER).groupby(table["attribute"]).transform("max")
+    judged = (best > 0) & (table["group"] != OTHER)  # too few rows in "other" to judge
+    table["impact_ratio"] = np.where(judged, passed / best, np.nan)
     return table
 
 

@@ -48,6 +48,7 @@ from delinq.pipeline.train.fairness import (
     lowest_impact_ratio,
 )
 from delinq.pipeline.train.plots import comparison_plots
+from delinq.pipeline.train.provenance import provenance_tags
 
 
 class Reporter:
@@ -460,6 +461,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     experiment_id = tracking.ensure_experiment(cfg.tracking, uri)
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
+    tags |= provenance_tags(cfg)
     if dataset.personal:  # names only: which columns were kept out, never what they held
         tags["personal_columns_excluded"] = ", ".join(dataset.personal)
     if dataset.notes:  # columns, counts and row positions: never a cell's value

@@ -75,3 +75,13 @@ def test_protected_attributes_are_measured_not_used_and_never_reasons(tmp_path, 
     codes = explainer.reason_codes(values, dataset.X, 5)
     used = set(codes.filter(like="_code").stack().dropna())
     assert used and not used & {"SEX", "AGE"}  # ...but they are never given as reasons
+
+
+def test_the_pooled_small_groups_are_never_the_most_favoured():
+    groups = pd.DataFrame({"MARRIAGE": ["1"] * 100 + ["2"] * 100 + ["0"] * 5})
+    flagged = np.r_[np.arange(100) < 25, np.arange(100) < 20, np.zeros(5, bool)]
+    y = np.tile([0, 1], 103)[:205]
+    table = fairness_table(groups, y, np.full(205, 0.2), flagged, FairnessConfig())
+    ratios = table.set_index("group")["impact_ratio"]
+    assert ratios["2"] == 1.0 and ratios["1"] == pytest.approx(0.75 / 0.8)
+    assert np.isnan(ratios[OTHER])  # too few rows to judge, and never the benchmark
