@@ -553,6 +553,12 @@ def score(
         "(default: scoring.spark.master).",
     ),
     sep: str = SEP_OPTION,
+    wait: bool = typer.Option(
+        None,
+        "--wait/--no-wait",
+        help="When another run is scoring the same date into the same output: wait for it to "
+        "finish, or stop at once with exit 5 (default: scoring.wait_for_lock, off).",
+    ),
 ) -> None:
     """Score the whole loan book with the champion: PD, points, grade, bucket, segment, action.
 
@@ -561,8 +567,9 @@ def score(
     and appears only when complete. Both engines run the same scoring function and give the
     same rows. Exit codes: 0 done, 2 input or model fault, 3 implausible night (a book much
     smaller than the last run's, too many rejects, an input empty in every row; see --force),
-    4 drift alert with --fail-on-drift. With 2 or 3 nothing is published and every earlier
-    partition is left as it was.
+    4 drift alert with --fail-on-drift, 5 another run is scoring the same date into the same
+    output (see --wait). With 2, 3 or 5 nothing is published and every earlier partition is
+    left as it was.
     """
     import datetime as dt
 
@@ -571,7 +578,7 @@ def score(
     from delinq.pipeline.score.batch import ScoringError
     from delinq.pipeline.score.local import score_book
     from delinq.pipeline.score.publish import canonical_date
-    from delinq.pipeline.score.run import SanityError
+    from delinq.pipeline.score.run import LockedError, SanityError
 
     try:
         cfg = load_config(_config_path(config))
@@ -584,6 +591,8 @@ def score(
             console.print(f"note: --as-of {given} is {as_of}", highlight=False)
         if sep is not None:
             cfg = with_overrides(cfg, data={"sep": _separator(sep)})
+        if wait is not None:
+            cfg = with_overrides(cfg, scoring={"wait_for_lock": wait})
         if spark_master:
             spark = cfg.scoring.spark.model_copy(update={"master": spark_master})
             cfg = with_overrides(cfg, scoring={"spark": spark})
@@ -606,6 +615,9 @@ def score(
     except SanityError as exc:
         console.print(f"[bold red]refused:[/] {exc} (nothing was published)", highlight=False)
         raise typer.Exit(3) from None
+    except LockedError as exc:
+        console.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(5) from None
     except (ScoringError, ConfigError, DataError, TrackingError, ScoringReferenceError) as exc:
         console.print(f"[bold red]error:[/] {exc} (nothing was published)", highlight=False)
         raise typer.Exit(2) from None

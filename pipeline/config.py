@@ -387,6 +387,9 @@ class ScoringConfig(_Strict):
     output_dir: Path = Path("data/scores")
     engine: Literal["local", "spark"] = "local"
     spark: SparkConfig = SparkConfig()
+    # A second run for a date another live run is scoring: wait for it (true, `--wait`) or
+    # stop at once with exit 5 (false).
+    wait_for_lock: bool = False
 
 
 class ExplainConfig(_Strict):

@@ -15,6 +15,8 @@ import fcntl
 import json
 import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,20 +44,61 @@ def partition(output: Path, as_of: str) -> Path:
     return Path(output) / f"{PREFIX}{as_of}"
 
 
-@contextmanager
-def partition_lock(output: Path, as_of: str) -> Iterator[None]:
-    """Hold the lock of ``as_of``'s partition; ``BlockingIOError`` if a live run holds it.
+class PartitionLocked(BlockingIOError):
+    """Another live run holds the partition; ``holder`` says which, in words."""
 
-    An OS file lock: it goes with the process, so a killed run never leaves a stale lock.
+    def __init__(self, holder: str):
+        super().__init__(holder)
+        self.holder = holder
+
+
+@contextmanager
+def partition_lock(output: Path, as_of: str, wait: bool = False) -> Iterator[None]:
+    """Hold the lock of ``as_of``'s partition for the block.
+
+    If a live run holds it, raise :class:`PartitionLocked` naming that run (its process id,
+    host and start), or with ``wait`` poll until it ends. An OS file lock: it goes with the
+    process, so a killed run's lock is free at once and its holder note is overwritten.
     """
     locks = Path(output) / ".locks"  # kept, never removed: removing one races a waiting run
     locks.mkdir(exist_ok=True)
-    with open(locks / as_of, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(locks / as_of, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    handle.seek(0)
+                    raise PartitionLocked(_holder(handle.read())) from None
+                time.sleep(LOCK_POLL_S)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(_me()))
+        handle.flush()
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+LOCK_POLL_S = 0.5
+
+
+def _me() -> dict:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _holder(note: str) -> str:
+    try:
+        who = json.loads(note)
+        return f"process {who['pid']} on {who['host']}, started {who['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "a process that is starting"
 
 
 def staging_folder(output: Path, as_of: str) -> Path:

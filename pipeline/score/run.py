@@ -47,6 +47,7 @@ from delinq.pipeline.score.publish import (
     MANIFEST_FILE,
     REJECTS_FILE,
     SCORES_FILE,
+    PartitionLocked,
     canonical_date,
     partition,
     partition_lock,
@@ -55,6 +56,10 @@ from delinq.pipeline.score.publish import (
     recover,
     staging_folder,
 )
+
+
+class LockedError(ScoringError):
+    """Another live run is scoring the same date into the same output (exit 5)."""
 
 
 class SanityError(ScoringError):
@@ -223,11 +228,11 @@ def open_run(
     output = _output_root(Path(output), day)
     with ExitStack() as stack:
         try:
-            stack.enter_context(partition_lock(output, day))
-        except BlockingIOError:
-            raise ScoringError(
-                f"another run is scoring {day} into {output}; nothing was changed (wait for it, "
-                "or score another date)"
+            stack.enter_context(partition_lock(output, day, cfg.scoring.wait_for_lock))
+        except PartitionLocked as exc:
+            raise LockedError(
+                f"another run ({exc.holder}) is scoring {day} into {output}; nothing was "
+                "changed: wait for it with --wait, or score another date"
             ) from None
         recover(output, day)
         yield _start(input_path, output, day, model_uri, cfg, reasons, force, started)

@@ -428,15 +428,21 @@ def test_two_processes_share_an_output_one_run_per_date(env, tmp_path):
     other_day = _score_process(small, out, "2026-01-30", conf, "--no-reasons")
     outputs = {name: p.communicate(timeout=300)[0].decode() for name, p in
                (("same", same_day), ("other", other_day))}  # fmt: skip
+    waiting = _score_process(small, out, "2026-01-31", conf, "--no-reasons", "--wait")
+    time.sleep(3)
+    assert waiting.poll() is None  # still waiting for the live run's lock
     survived = live.communicate("go on\n", timeout=60)[0].strip()
 
     assert survived == "intact"  # before: the other date's run deleted its staging folder
     assert other_day.returncode == 0, outputs["other"]
-    assert same_day.returncode == 2 and "another run is scoring 2026-01-31" in outputs["same"]
+    assert same_day.returncode == 5, outputs["same"]
+    assert f"another run (process {live.pid} on " in outputs["same"]
+    assert "is scoring 2026-01-31" in outputs["same"] and "--wait" in outputs["same"]
     assert "Traceback" not in "".join(outputs.values())
     manifest = json.loads((out / "as_of_date=2026-01-30" / MANIFEST_FILE).read_text())
     assert manifest["rows"] == {"read": 2_000, "scored": 2_000, "rejected": 0}
-    # The live run died without publishing: the next run for its date cleans up and publishes.
-    again = _score_process(small, out, "2026-01-31", conf, "--no-reasons")
-    assert again.wait(timeout=300) == 0
+    # The live run ended without publishing: the waiting run takes its lock, cleans up after
+    # it and publishes.
+    assert waiting.wait(timeout=300) == 0, waiting.stdout.read().decode()
     assert output_entries(out) == ["as_of_date=2026-01-30", "as_of_date=2026-01-31"]
+    assert not list(out.glob(".staging-*"))
