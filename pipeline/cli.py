@@ -87,10 +87,12 @@ def _friendly_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from delinq.pipeline.explain.explainer import ExplainError
+        from delinq.pipeline.monitor.job import MonitorError
         from delinq.pipeline.registry.reference import ScoringReferenceError
         from delinq.pipeline.registry.tracking import TrackingError
 
         expected = (ConfigError, DataError, TrackingError, ScoringReferenceError, ExplainError)
+        expected += (MonitorError,)
         try:
             return func(*args, **kwargs)
         except expected as exc:
@@ -702,6 +704,100 @@ def card(
         + ", ".join(str(f) for f in files),
         highlight=False,
     )
+
+
+@app.command()
+@_friendly_errors
+def monitor(
+    as_of: str = typer.Option(..., "--as-of", help="The night to compare with the one before."),
+    scores: Path = typer.Option(
+        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
+    ),
+    config: Path = CONFIG_OPTION,
+    log: bool = typer.Option(True, help="Log the aggregates to the model version's MLflow run."),
+) -> None:
+    """Compare a night's scores with the previous published night: grade migration, DPD-bucket
+    flows, new collection actions and the early-warning watchlist.
+
+    The watchlist holds accounts whose PD rose by monitor.pd_rise (0.05) or more, or to
+    monitor.pd_ratio (2) times the previous value, or that fell monitor.grades_down (2) grades,
+    with tonight's reason codes. Written to monitor.output_dir/migration/as_of_date=DATE/
+    (published whole or not at all); aggregates also go to MLflow, the watchlist stays local.
+    """
+    from delinq.pipeline.monitor.job import monitor as run_monitor
+
+    cfg = load_config(_config_path(config))
+    result = run_monitor(cfg, scores or cfg.scoring.output_dir, as_of, log)
+    s = result.summary
+    console.print(
+        f"{s['previous_date']} -> {s['as_of_date']}: {s['accounts_both_nights']:,} accounts on "
+        f"both nights ({s['downgraded']:,} downgraded, {s['upgraded']:,} upgraded), "
+        f"{s['new_accounts']:,} new, {s['gone_accounts']:,} gone; watchlist "
+        f"{s['watchlist']:,}; new actions: "
+        + (", ".join(f"{a} {n:,}" for a, n in s["new_actions"].items()) or "none"),
+        highlight=False,
+    )
+    console.print(f"Wrote {result.folder}/", highlight=False)
+
+
+@app.command()
+@_friendly_errors
+def backtest(
+    as_of: str = typer.Option(..., "--as-of", help="The scored night whose outcomes matured."),
+    outcomes: Path = typer.Option(
+        ..., "--outcomes", help="CSV or Parquet: one row per account, its id and its outcome."
+    ),
+    id_col: str = typer.Option("id", "--id", help="Id column of the outcomes table."),
+    target: str = typer.Option("bad", "--target", help="Outcome column (1/0, or two labels)."),
+    positive_label: str = typer.Option(None, help="Outcome value that means bad, for text."),
+    scores: Path = typer.Option(
+        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
+    ),
+    config: Path = CONFIG_OPTION,
+    log: bool = typer.Option(True, help="Log the results to the model version's MLflow run."),
+) -> None:
+    """Back-test a night's PDs against matured outcomes: per grade the realised bad rate
+    against the mean PD, binomial and Jeffreys tests with a traffic light; over the cohort
+    AUC, KS and Gini against development, and the calibration slope and intercept.
+
+    Exit codes: 0 green or amber, 6 red (a grade's PD is too low at the 1 % level), 2 bad
+    input (duplicated outcome ids, outcomes for accounts not scored that night, no such night).
+    """
+    from delinq.pipeline.monitor.job import backtest as run_backtest
+
+    cfg = load_config(_config_path(config))
+    result = run_backtest(
+        cfg, scores or cfg.scoring.output_dir, as_of, outcomes, id_col, target, positive_label, log
+    )
+    s = result.summary
+    table = Table(title=f"Back-test of {s['as_of_date']}: {s['matured']:,} matured accounts")
+    for column in ("grade", "accounts", "bads", "mean PD", "bad rate", "Jeffreys p", "light"):
+        table.add_column(column, justify="left" if column in ("grade", "light") else "right")
+    grades = pd.read_csv(result.folder / "grades.csv")
+    colour = {"green": "green", "amber": "yellow", "red": "red"}
+    for row in grades.itertuples():
+        table.add_row(
+            row.grade,
+            f"{row.accounts:,}",
+            f"{row.bads:,}",
+            f"{row.mean_pd:.2%}",
+            f"{row.bad_rate:.2%}",
+            f"{row.jeffreys_p:.3f}",
+            f"[{colour[row.light]}]{row.light}[/]",
+        )
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    dev = s["development_auc"]
+    console.print(
+        f"AUC {s['auc']:.4f} (development {dev:.4f}), KS {s['ks']:.3f}, calibration slope "
+        f"{s['calibration_slope']:.2f}, intercept {s['calibration_intercept']:+.2f}; "
+        f"light: {s['light']}"
+        if s["auc"] is not None and dev is not None
+        else f"light: {s['light']}",
+        highlight=False,
+    )
+    console.print(f"Wrote {result.folder}/", highlight=False)
+    if s["light"] == "red":
+        raise typer.Exit(6)
 
 
 @app.command("mlflow-server")

@@ -405,6 +405,17 @@ class ExplainConfig(_Strict):
     output_dir: Path = Path("data/explain")
 
 
+class MonitorConfig(_Strict):
+    """`delinq monitor` (two nights compared) and `delinq backtest` (matured outcomes)."""
+
+    # The early-warning watchlist: a PD up by this much (absolute), or to this multiple of
+    # the previous night's, or this many grades worse.
+    pd_rise: float = Field(0.05, gt=0, lt=1)
+    pd_ratio: float = Field(2.0, gt=1)
+    grades_down: int = Field(2, ge=1)
+    output_dir: Path = Path("data/monitor")
+
+
 class TrackingConfig(_Strict):
     experiment: str = "delinquency-risk"
     model_name: str = "delinquency-risk"
@@ -430,6 +441,7 @@ class Config(_Strict):
     policy: Path = Path("configs/collection_policy.yaml")
     scoring: ScoringConfig = ScoringConfig()
     explain: ExplainConfig = ExplainConfig()
+    monitor: MonitorConfig = MonitorConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")

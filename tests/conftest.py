@@ -95,6 +95,7 @@ tracking: {{store_dir: {tmp / "mlflow"}}}
 output_dir: {tmp / "runs"}
 policy: {REPO / "configs" / "collection_policy.yaml"}
 scoring: {{output_dir: {tmp / "scores"}}}
+monitor: {{output_dir: {tmp / "monitor"}}}
 explain: {{sample_rows: 300, output_dir: {tmp / "explain"}, labels: {{EDUCATION: education level}}}}
 """
     )

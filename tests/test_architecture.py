@@ -31,6 +31,8 @@ ALLOWED = {
     | {"pipeline.plotting", "pipeline.portfolio", "pipeline.explain", "pipeline.book"},
     "pipeline.report": {"models", "pipeline.config", "pipeline.registry", "pipeline.score"}
     | {"pipeline.train", "pipeline.card"},
+    "pipeline.monitor": {"pipeline.config", "pipeline.registry", "pipeline.score"}
+    | {"pipeline.book", "pipeline.plotting"},
     "pipeline.card": {"pipeline.config", "pipeline.registry", "pipeline.train"}
     | {"pipeline.portfolio"},
 }

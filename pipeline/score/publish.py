@@ -120,6 +120,11 @@ def _published(output: Path) -> list[tuple[str, Path]]:
     return [(date, manifest) for _, date, manifest in sorted(found)]
 
 
+def published_dates(output: Path) -> list[str]:
+    """The dates of every published partition under ``output``, oldest first."""
+    return [date for date, _ in _published(output)]
+
+
 def latest_manifest(output: Path) -> dict | None:
     """The manifest of the most recent published partition under ``output``, if any."""
     published = _published(output)

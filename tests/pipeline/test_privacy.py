@@ -1,7 +1,7 @@
 """The privacy audit: personal values planted in a training table reach no artefact.
 
 A table with names, e-mails, phones, national ids and loan numbers, none of them declared, is
-trained, promoted, scored, explained and reported on through the command line. Then every
+trained, promoted, scored, explained, reported on and carded through the command line. Then every
 byte written (the tracking database, the artifact store, run folders, scores, rejects, plots,
 the report and the console output) is searched for the planted values: as UTF-8, UTF-16 and
 UTF-32 (numpy keeps text as UTF-32), inside gzip and zip members and Parquet cells too.
@@ -106,6 +106,7 @@ explain: {{sample_rows: 300}}
         ["score", "-c", "config.yaml", "-i", "loans.csv", "--as-of", "2026-11-30"],
         ["explain", "-c", "config.yaml", "--loan-id", str(table["ID"].iloc[0])],
         ["report", "-c", "config.yaml"],
+        ["card", "-c", "config.yaml"],
     ]
     for command in commands:
         result = runner.invoke(app, command)
@@ -120,6 +121,7 @@ explain: {{sample_rows: 300}}
     assert any(p.name == "model.pkl" for p in written)
     assert any(p.name == "scores.parquet" for p in written)
     assert any(p.suffix == ".html" for p in written)
+    assert any(p.name == "model_card.md" for p in written)
 
     assert _leaks(tmp_path, console, planted) == {}
 

@@ -1,0 +1,192 @@
+"""`delinq monitor` and `delinq backtest`: read published nights, write their comparisons.
+
+Both publish like the scorer: a lock per date, a staging folder of their own renamed into
+place, so a failed run leaves nothing half written. Aggregates (migration, flows, actions,
+backtest tables and plots) also go to the model version's MLflow run; the watchlist names
+accounts, so it stays in the local output folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from delinq.pipeline.book.io import DataError, encode_target, read_table
+from delinq.pipeline.config import Config
+from delinq.pipeline.monitor.backtest import cohort_summary, grade_tests, overall_light
+from delinq.pipeline.monitor.migration import COLUMNS, compare_nights
+from delinq.pipeline.monitor.plots import backtest_plot, migration_plot
+from delinq.pipeline.registry import tracking
+from delinq.pipeline.score.publish import (
+    MANIFEST_FILE,
+    SCORES_FILE,
+    canonical_date,
+    partition,
+    partition_lock,
+    publish,
+    published_dates,
+    staging_folder,
+)
+
+
+class MonitorError(ValueError):
+    """A night or an outcomes table that cannot be compared as asked."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a monitoring output went, and its headline."""
+
+    folder: Path
+    summary: dict
+
+
+def _night(scores: Path, day: str) -> tuple[pd.DataFrame, dict]:
+    """(scores, manifest) of the published night ``day``."""
+    folder = partition(scores, day)
+    if not (folder / MANIFEST_FILE).exists():
+        raise MonitorError(f"{scores}: no published scores for {day} (run `delinq score` first)")
+    table = pq.read_table(folder / SCORES_FILE)
+    wanted = [c for c in table.column_names if c in COLUMNS or c.startswith("reason_")]
+    return table.select(wanted).to_pandas(), json.loads((folder / MANIFEST_FILE).read_text())
+
+
+def _day(as_of: str) -> str:
+    try:
+        return canonical_date(as_of)
+    except ValueError:
+        raise MonitorError(f"--as-of {as_of!r} is not a calendar date (YYYY-MM-DD)") from None
+
+
+def _publish(root: Path, day: str, write) -> Path:
+    """Run ``write(staging)`` and rename its folder into ``root``'s partition of ``day``."""
+    root.mkdir(parents=True, exist_ok=True)
+    with partition_lock(root, day):
+        staging = staging_folder(root, day)
+        try:
+            write(staging)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        final = partition(root, day)
+        publish(staging, final)
+    return final
+
+
+def _log(cfg: Config, manifest: dict, files: list[Path], folder: str) -> None:
+    tracking.connect(cfg.tracking)
+    model = manifest["model"]
+    tracking.log_to_run(tracking.version_run_id(model["name"], model["version"]), files, folder)
+
+
+def monitor(cfg: Config, scores: Path, as_of: str, log: bool = True) -> Published:
+    """Compare the night ``as_of`` with the latest published night before it."""
+    day = _day(as_of)
+    current, manifest = _night(scores, day)
+    earlier = [d for d in published_dates(scores) if d < day]
+    if not earlier:
+        raise MonitorError(
+            f"{scores}: no published night before {day} to compare with (the first night "
+            "has nothing to migrate from)"
+        )
+    previous, _ = _night(scores, earlier[-1])
+    grades = list(cfg.scorecard.bands)
+    result = compare_nights(previous, current, grades, cfg.monitor)
+    summary = {"as_of_date": day, "previous_date": earlier[-1], **result.summary()}
+
+    def write(folder: Path) -> None:
+        result.grades.to_csv(folder / "migration.csv")
+        result.shares().round(6).to_csv(folder / "migration_shares.csv")
+        result.buckets.to_csv(folder / "bucket_flows.csv")
+        result.new_actions.to_csv(folder / "new_actions.csv")
+        result.watchlist.to_parquet(folder / "watchlist.parquet", index=False)
+        migration_plot(
+            result.shares().drop(index="(new)", errors="ignore"),
+            folder / "migration.png",
+            f"Grade migration, {earlier[-1]} to {day}",
+        )
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+
+    final = _publish(cfg.monitor.output_dir / "migration", day, write)
+    if log:
+        aggregates = [final / f for f in ("migration.csv", "bucket_flows.csv", "new_actions.csv")]
+        _log(cfg, manifest, [*aggregates, final / "migration.png", final / "summary.json"],
+             f"monitor/{day}")  # fmt: skip
+    return Published(final, summary)
+
+
+def read_outcomes(path: Path, id_col: str, target: str, positive_label: str | None) -> pd.Series:
+    """Matured outcomes as a 0/1 series indexed by account id (as text), checked."""
+    frame = read_table(path)
+    for column, role in ((id_col, "id"), (target, "outcome")):
+        if column not in frame.columns:
+            raise DataError(f"{path}: {role} column '{column}' not found (see --id, --target)")
+    ids = frame[id_col].astype(str)
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        rows = np.flatnonzero(dup.to_numpy())[:6].tolist()
+        raise DataError(
+            f"{path}: id column '{id_col}' has duplicated values in {int(dup.sum())} rows "
+            f"(row positions {rows}); one outcome per account"
+        )
+    y = encode_target(frame[target], positive_label, str(path))
+    return pd.Series(y.to_numpy(), index=pd.Index(ids, name="id"), name="bad")
+
+
+def backtest(
+    cfg: Config,
+    scores: Path,
+    as_of: str,
+    outcomes: Path,
+    id_col: str = "id",
+    target: str = "bad",
+    positive_label: str | None = None,
+    log: bool = True,
+) -> Published:
+    """Test the night ``as_of``'s PDs against the ``outcomes`` that matured since."""
+    day = _day(as_of)
+    night, manifest = _night(scores, day)
+    y = read_outcomes(outcomes, id_col, target, positive_label)
+    night = night.set_index(night["id"].astype(str))
+    unknown = ~y.index.isin(night.index)
+    if unknown.any():
+        rows = np.flatnonzero(unknown)[:6].tolist()
+        raise DataError(
+            f"{outcomes}: {int(unknown.sum())} outcome(s) are for accounts not scored on {day} "
+            f"(row positions {rows}); back-test each night against its own accounts"
+        )
+    matured = night.loc[y.index]
+    pd_, bad = matured["pd"].to_numpy(), y.to_numpy()
+    grades = grade_tests(matured["grade"].to_numpy(), pd_, bad, list(cfg.scorecard.bands))
+    model = manifest["model"]
+    tracking.connect(cfg.tracking)
+    development = tracking.version_auc(model["name"], model["version"])
+    summary = {
+        "as_of_date": day,
+        "model": model,
+        "scored": len(night),
+        "matured": len(y),
+        "light": overall_light(grades),
+        **cohort_summary(bad, pd_, development),
+    }
+
+    def write(folder: Path) -> None:
+        grades.to_csv(folder / "grades.csv", index=False)
+        backtest_plot(grades, folder / "backtest.png", f"Back-test of {day}: PD against outcome")
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+
+    final = _publish(cfg.monitor.output_dir / "backtests", day, write)
+    if log:
+        files = [final / f for f in ("grades.csv", "backtest.png", "summary.json")]
+        _log(cfg, manifest, files, f"backtest/{day}")
+        tracking.set_version_tag(
+            model["name"], model["version"], f"backtest_{day}", summary["light"]
+        )
+    return Published(final, summary)
