@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -157,6 +158,46 @@ def _fairness_section(run: Path) -> list[str]:
     return parts
 
 
+def _monitoring_section(root: Path) -> list[str]:
+    """The latest night-over-night migration and every backtest, when they were run."""
+    parts = ["<h2>Monitoring: migration and backtests</h2>"]
+    migrations = sorted((root / "migration").glob("as_of_date=*/summary.json"))
+    backtests = sorted((root / "backtests").glob("as_of_date=*/summary.json"))
+    if not migrations and not backtests:
+        return [
+            *parts,
+            "<p class='muted'>Nothing yet: run <code>delinq monitor</code> and "
+            "<code>delinq backtest</code>.</p>",
+        ]
+    if migrations:
+        s = json.loads(migrations[-1].read_text())
+        parts.append(
+            f"<p>{html.escape(s['previous_date'])} to {html.escape(s['as_of_date'])}: "
+            f"{s['downgraded']:,} accounts downgraded, {s['upgraded']:,} upgraded, "
+            f"{s['new_accounts']:,} new, {s['gone_accounts']:,} gone; "
+            f"<b>{s['watchlist']:,}</b> on the early-warning watchlist.</p>"
+        )
+        plot = migrations[-1].parent / "migration.png"
+        if plot.exists():
+            parts.append(_img(plot, "Grade migration from the previous night"))
+    if backtests:
+        rows = {}
+        for path in backtests:
+            b = json.loads(path.read_text())
+            rows[b["as_of_date"]] = {
+                "light": b["light"],
+                "matured": b["matured"],
+                "bad rate": b["bad_rate"],
+                "mean PD": b["mean_pd"],
+                "AUC": b["auc"],
+                "development AUC": b["development_auc"],
+                "calibration slope": b["calibration_slope"],
+            }
+        table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scored night")
+        parts += ["<p>Backtests against matured outcomes:</p>", _table(table)]
+    return parts
+
+
 def _significance(info: dict) -> list[str]:
     """The champion against the runner-up on the same rows, when the run measured it."""
     metrics, runner_up = info["metrics"], info["tags"].get("runner_up")
@@ -234,6 +275,7 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
             parts.append(_table(pd.read_csv(rates, index_col=0)))
         parts += [_img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
     parts += _drift_section(latest_manifest(cfg.scoring.output_dir), cfg.scoring.output_dir)
+    parts += _monitoring_section(cfg.monitor.output_dir)
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

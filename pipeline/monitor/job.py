@@ -136,8 +136,15 @@ def read_outcomes(path: Path, id_col: str, target: str, positive_label: str | No
             f"{path}: id column '{id_col}' has duplicated values in {int(dup.sum())} rows "
             f"(row positions {rows}); one outcome per account"
         )
-    y = encode_target(frame[target], positive_label, str(path))
-    return pd.Series(y.to_numpy(), index=pd.Index(ids, name="id"), name="bad")
+    text = frame[target].astype(str).str.strip().str.lower()
+    if positive_label is None and frame[target].notna().all() and text.isin(FLAGS).all():
+        y = text.map(FLAGS)  # a cohort may be all good (or all bad): no second value needed
+    else:
+        y = encode_target(frame[target], positive_label, str(path))
+    return pd.Series(y.to_numpy(dtype=np.int64), index=pd.Index(ids, name="id"), name="bad")
+
+
+FLAGS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
 
 
 def backtest(

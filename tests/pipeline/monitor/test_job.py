@@ -113,3 +113,19 @@ def test_bad_input_is_one_line_and_publishes_nothing(nights, case, message):
     assert run.exit_code == 2, run.output
     assert message in run.output and "Traceback" not in run.output
     assert sorted(p.name for p in cfg.monitor.output_dir.rglob("*")) == before
+
+
+def test_the_report_shows_migration_and_backtests(nights, tmp_path):
+    cfg, config, tmp, scores, _ = nights
+    assert _cli(config, "monitor", "--as-of", SECOND, "--scores", str(scores)).exit_code == 0
+    night = pd.read_parquet(scores / f"as_of_date={FIRST}" / "scores.parquet")
+    pd.DataFrame({"id": night["id"], "bad": 1}).to_csv(tmp_path / "all_bad.csv", index=False)
+    run = _cli(config, "backtest", "--as-of", FIRST, "--outcomes", str(tmp_path / "all_bad.csv"),
+               "--scores", str(scores))  # fmt: skip
+    assert run.exit_code == 6, run.output
+    out = tmp_path / "report.html"
+    run = runner.invoke(app, ["report", "-c", str(config), "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    page = out.read_text()
+    assert "on the early-warning watchlist" in page and "Grade migration" in page
+    assert "Backtests against matured outcomes" in page and "<td>red</td>" in page
