@@ -477,9 +477,25 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:
-        return Config.model_validate(raw)
+        cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration: {_format_errors(exc)}") from None
+    return cfg.model_copy(update={"policy": _beside(cfg.policy, path)})
+
+
+def _beside(file: Path, config: Path) -> Path:
+    """A relative ``file`` named in ``config``, found from wherever the command runs.
+
+    Tried from the working folder first (the meaning it always had), then from the config's
+    folder and the one above it (``configs/train.yaml`` names ``configs/...`` from the
+    repository), so a scheduler that starts ``delinq score -c /abs/configs/train.yaml`` from
+    its own folder finds the same file. Left as given when none exists: the reader names it.
+    """
+    if file.is_absolute() or file.exists():
+        return file
+    here = Path(config).resolve().parent
+    found = next((d / file for d in (here, here.parent) if (d / file).exists()), None)
+    return found or file
 
 
 def find_config(start: Path | None = None) -> tuple[Config, Path]:

@@ -359,6 +359,8 @@ def finish_run(
         "rows": {"read": rows_read, "scored": stats.scored, "rejected": stats.rejected},
         # Rows whose action a person must review before it happens (the policy's `review`).
         "human_review_required": stats.review,
+        # Which collection policy decided the actions, as it was tonight.
+        "policy": {"file": str(Path(run.cfg.policy).resolve()), "sha256": sha256(run.cfg.policy)},
         "rejects_by_reason": dict(sorted(stats.reasons.items())),
         "unseen_categories": {k: v for k, v in sorted(stats.unseen.items()) if v},
         "extra_columns_ignored": run.extra_columns,

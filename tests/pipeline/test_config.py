@@ -57,3 +57,18 @@ def test_missing_and_malformed_files(tmp_path):
     listy.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(listy)
+
+
+def test_a_relative_policy_is_found_from_any_working_folder(tmp_path, monkeypatch):
+    # A scheduler starts `delinq score -c /abs/project/configs/night.yaml` from its own folder.
+    project = tmp_path / "project"
+    (project / "configs").mkdir(parents=True)
+    (project / "configs" / "policy.yaml").write_text("rules: []\n")
+    (project / "configs" / "night.yaml").write_text("policy: configs/policy.yaml\n")
+    (project / "configs" / "beside.yaml").write_text("policy: policy.yaml\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(project / "configs" / "night.yaml")
+    assert cfg.policy == (project / "configs" / "policy.yaml")
+    assert load_config(project / "configs" / "beside.yaml").policy.exists()
+    (project / "configs" / "lost.yaml").write_text("policy: nowhere.yaml\n")
+    assert load_config(project / "configs" / "lost.yaml").policy == Path("nowhere.yaml")

@@ -75,6 +75,7 @@ def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     review = int(scores["human_review_required"].sum())
     assert m["rows"] == {"read": 3_000, "scored": 3_000, "rejected": 0}
     assert m["human_review_required"] == review > 0
+    assert m["policy"]["sha256"] == sha256(cfg.policy) and m["policy"]["file"].endswith(".yaml")
     assert scores["human_review_required"].equals(
         scores["action"].isin(["legal", "outsourced_collection"])
     )
