@@ -387,6 +387,11 @@ class ScoringConfig(_Strict):
     output_dir: Path = Path("data/scores")
     engine: Literal["local", "spark"] = "local"
     spark: SparkConfig = SparkConfig()
+    # A value past the range training saw (a status code above the highest shared one, an
+    # amount far past the 99.9th percentile) is counted per column in the manifest, and the
+    # row is scored or rejected: per column here, else `out_of_range_default`.
+    out_of_range: dict[str, Literal["score", "reject"]] = Field(default_factory=dict)
+    out_of_range_default: Literal["score", "reject"] = "score"
     # A second run for a date another live run is scoring: wait for it (true, `--wait`) or
     # stop at once with exit 5 (false).
     wait_for_lock: bool = False

@@ -59,6 +59,11 @@ class InputSpec(_Frozen):
     # Numeric: negative values are rejected; status codes are whole numbers from code_min up.
     non_negative: bool = False
     code_min: int | None = None
+    # The range training saw (numeric): past it a value is counted in the manifest and scored
+    # or rejected as scoring.out_of_range says. Codes: the highest code 10+ rows held; other
+    # numbers: 3x the median's distance to the 0.1th / 99.9th percentile. Never a row's value.
+    low: float | None = None
+    high: float | None = None
 
 
 class ExplainBackground(_Frozen):
@@ -220,6 +225,7 @@ def build_reference(
                 drift=_numeric_bins(values),
                 non_negative=bool(len(finite) and finite.min() >= 0),
                 code_min=code_min,
+                **_seen_range(finite, code_min is not None),
             )
         )
     return ScoringReference(
@@ -230,6 +236,18 @@ def build_reference(
         explain=ExplainBackground(**explain) if explain is not None else None,
         protected=[c for c in protected or [] if c in X.columns],
     )
+
+
+def _seen_range(finite: np.ndarray, codes: bool) -> dict:
+    """``low`` / ``high`` of :class:`InputSpec`: aggregates of many rows, never one's value."""
+    if not len(finite):
+        return {}
+    if codes:
+        values, counts = np.unique(finite, return_counts=True)
+        shared = values[counts >= MIN_LEVEL_ROWS]
+        return {"high": float(shared.max())} if len(shared) else {}
+    q001, q50, q999 = np.quantile(finite, [0.001, 0.5, 0.999])
+    return {"low": float(q50 - 3 * (q50 - q001)), "high": float(q50 + 3 * (q999 - q50))}
 
 
 def schema_digest(reference: ScoringReference) -> str:

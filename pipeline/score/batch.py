@@ -78,6 +78,7 @@ class BatchStats:
     rejected: int = 0
     review: int = 0  # scored rows whose action a person must review
     reasons: Counter = field(default_factory=Counter)
+    out_of_range: Counter = field(default_factory=Counter)  # rows past training's range
     unseen: Counter = field(default_factory=Counter)
 
     @classmethod
@@ -92,6 +93,7 @@ class BatchStats:
         self.rejected += other.rejected
         self.review += other.review
         self.reasons.update(other.reasons)
+        self.out_of_range.update(other.out_of_range)
         self.unseen.update(other.unseen)
         self.score += other.score
         for col, counts in other.drift.items():
@@ -106,6 +108,7 @@ class BatchStats:
                 "rejected": self.rejected,
                 "review": self.review,
                 "reasons": self.reasons,
+                "out_of_range": self.out_of_range,
                 "unseen": self.unseen,
                 "score": self.score.tolist(),
                 "drift": {k: v.tolist() for k, v in self.drift.items()},
@@ -123,6 +126,7 @@ class BatchStats:
             rejected=d["rejected"],
             review=d["review"],
             reasons=Counter(d["reasons"]),
+            out_of_range=Counter(d["out_of_range"]),
             unseen=Counter(d["unseen"]),
         )
 
@@ -219,7 +223,9 @@ class BatchScorer:
             if spec.kind == "categorical":
                 categorical[spec.name] = _as_category(col, spec.name)
             else:
-                numeric[:, self.numeric.index(spec.name)] = _as_numbers(col, spec, check)
+                values = _as_numbers(col, spec, check)
+                numeric[:, self.numeric.index(spec.name)] = values
+                self._range(spec, values, check, stats)
 
         bad = ~check.ok
         if bad.any():
@@ -242,6 +248,24 @@ class BatchScorer:
         cats = pd.DataFrame(categorical)
         scores = self._score_good(ids.filter(pa.array(good)), numeric, cats, stats)
         return scores, rejects, stats
+
+    def _range(self, spec: InputSpec, values: np.ndarray, check: _RowCheck, stats) -> None:
+        """Count values past the range training saw; reject their rows if configured."""
+        if spec.low is None and spec.high is None:
+            return
+        with np.errstate(invalid="ignore"):
+            out = np.zeros(len(values), dtype=bool)
+            if spec.high is not None:
+                out |= values > spec.high
+            if spec.low is not None:
+                out |= values < spec.low
+        out &= check.ok  # a row already rejected for another reason is not counted twice
+        if not out.any():
+            return
+        stats.out_of_range[spec.name] += int(out.sum())
+        sc = self.cfg.scoring
+        if sc.out_of_range.get(spec.name, sc.out_of_range_default) == "reject":
+            check.flag(out, f"out_of_range:{spec.name}")
 
     def _frame(self, numeric: np.ndarray, cats: pd.DataFrame) -> pd.DataFrame:
         """The rows as the model's own ``predict_proba`` takes them."""

@@ -363,6 +363,8 @@ def finish_run(
         "policy": {"file": str(Path(run.cfg.policy).resolve()), "sha256": sha256(run.cfg.policy)},
         "rejects_by_reason": dict(sorted(stats.reasons.items())),
         "unseen_categories": {k: v for k, v in sorted(stats.unseen.items()) if v},
+        # Values past the range training saw, per column (scored or rejected as configured).
+        "out_of_range": dict(sorted(stats.out_of_range.items())),
         "extra_columns_ignored": run.extra_columns,
         "reason_codes": {
             "top_k": scorer.top_k if explainer else 0,

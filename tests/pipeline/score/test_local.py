@@ -135,6 +135,30 @@ def test_row_level_faults_go_to_rejects_with_reasons(env, tmp_path):
     assert "7" in set(scores["id"])  # row 6 (id 7), with the unseen category, was scored
 
 
+def test_values_past_the_training_range_are_counted_and_scored_or_rejected(env, tmp_path):
+    cfg, _, _ = env
+    _, _, _, reference = load_registered(URI)
+    spec = {c.name: c for c in reference.columns}
+    assert spec["PAY_0"].high is not None and spec["PAY_0"].high < 15
+    assert spec["LIMIT_BAL"].high is not None and spec["LIMIT_BAL"].high < 1e9
+    book = _book(1_000)
+    for name in reference.names:  # a book inside the range, then seven and three rows past it
+        if spec[name].kind == "numeric" and spec[name].high is not None:
+            book[name] = book[name].clip(spec[name].low, spec[name].high)
+    book.loc[:6, "PAY_0"] = 15  # a status code training never saw shared by 10 rows
+    book.loc[10:12, "LIMIT_BAL"] = 1e9  # far past the 99.9th percentile
+    path = _parquet(tmp_path, book)
+    scored = score_book(path, tmp_path / "a", "2026-01-31", URI, cfg).manifest
+    assert scored["out_of_range"] == {"LIMIT_BAL": 3, "PAY_0": 7}
+    assert scored["rows"]["rejected"] == 0  # counted, not silently capped, and scored
+    strict = cfg.model_copy(
+        update={"scoring": cfg.scoring.model_copy(update={"out_of_range": {"PAY_0": "reject"}})}
+    )
+    res = score_book(path, tmp_path / "b", "2026-01-31", URI, strict, force=True)
+    assert res.manifest["rejects_by_reason"] == {"out_of_range:PAY_0": 7}
+    assert res.manifest["out_of_range"] == {"LIMIT_BAL": 3, "PAY_0": 7}
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
