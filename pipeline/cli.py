@@ -715,9 +715,19 @@ def monitor(
     ),
     config: Path = CONFIG_OPTION,
     log: bool = typer.Option(True, help="Log the aggregates to the model version's MLflow run."),
+    book: Path = typer.Option(
+        None, "--book", help="Tonight's input book: with --previous-book, says why risk rose."
+    ),
+    previous_book: Path = typer.Option(
+        None, "--previous-book", help="The previous night's input book (with --book)."
+    ),
 ) -> None:
     """Compare a night's scores with the previous published night: grade migration, DPD-bucket
     flows, new collection actions and the early-warning watchlist.
+
+    With --book and --previous-book, each watchlist account also gets why_1..why_k: the inputs
+    whose SHAP contribution rose most between the nights, in words ("repayment status, latest
+    month: not late → 2 months late (+0.81 log-odds)").
 
     The watchlist holds accounts whose PD rose by monitor.pd_rise (0.05) or more, or to
     monitor.pd_ratio (2) times the previous value, or that fell monitor.grades_down (2) grades,
@@ -726,8 +736,11 @@ def monitor(
     """
     from delinq.pipeline.monitor.job import monitor as run_monitor
 
+    if (book is None) != (previous_book is None):
+        raise typer.BadParameter("give both --book and --previous-book, or neither")
     cfg = load_config(_config_path(config))
-    result = run_monitor(cfg, scores or cfg.scoring.output_dir, as_of, log)
+    books = (previous_book, book) if book is not None else None
+    result = run_monitor(cfg, scores or cfg.scoring.output_dir, as_of, log, books)
     s = result.summary
     console.print(
         f"{s['previous_date']} -> {s['as_of_date']}: {s['accounts_both_nights']:,} accounts on "

@@ -418,6 +418,9 @@ class MonitorConfig(_Strict):
     pd_rise: float = Field(0.05, gt=0, lt=1)
     pd_ratio: float = Field(2.0, gt=1)
     grades_down: int = Field(2, ge=1)
+    # With the two nights' books, the watchlist's worst accounts (at most this many) get the
+    # inputs that drove their rise, by the change in their SHAP contributions.
+    explain_rows: int = Field(10_000, ge=1)
     output_dir: Path = Path("data/monitor")
 
 

@@ -286,6 +286,28 @@ class ModelExplainer:
             return ["missing" if pd.isna(v) else str(v) for v in values]
         return [_describe_number(v) for v in values]
 
+    def reasons_for_change(self, before: pd.DataFrame, after: pd.DataFrame, k: int) -> pd.DataFrame:
+        """Why each account's risk rose between two nights: the ``k`` inputs whose SHAP
+        contribution rose most, in words, e.g. "repayment status, latest month: not late →
+        2 months late (+0.81 log-odds)". Rows of ``before`` and ``after`` are the same
+        accounts in the same order; only rises are given, never a protected attribute."""
+        old, new = self.explain(before), self.explain(after)
+        change = np.where(self.never_reasons, -np.inf, new.values - old.values)
+        k = min(k, change.shape[1])
+        order = np.argsort(-change, axis=1, kind="stable")[:, :k]
+        out = {}
+        for j in range(k):
+            texts = []
+            for row, u in enumerate(order[:, j]):
+                rise = change[row, u]
+                if not rise > 0:
+                    texts.append(None)
+                    continue
+                was, now = old.text.iat[row, u], new.text.iat[row, u]
+                texts.append(f"{self.labels[u]}: {was} → {now} ({rise:+.2f} {self.units})")
+            out[f"why_{j + 1}"] = pd.Series(texts, dtype=object)
+        return pd.DataFrame(out)
+
     def reason_codes(
         self,
         values: np.ndarray,

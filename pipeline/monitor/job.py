@@ -14,14 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from delinq.pipeline.book.io import DataError, encode_target, read_table
+from delinq.pipeline.book.io import DataError, encode_target, file_kind, model_rows, read_table
 from delinq.pipeline.config import Config
+from delinq.pipeline.explain.explainer import ModelExplainer
 from delinq.pipeline.monitor.backtest import cohort_summary, grade_tests, overall_light
 from delinq.pipeline.monitor.migration import COLUMNS, compare_nights
 from delinq.pipeline.monitor.plots import backtest_plot, migration_plot
 from delinq.pipeline.registry import tracking
+from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.score.publish import (
     MANIFEST_FILE,
     SCORES_FILE,
@@ -86,8 +90,57 @@ def _log(cfg: Config, manifest: dict, files: list[Path], folder: str) -> None:
     tracking.log_to_run(tracking.version_run_id(model["name"], model["version"]), files, folder)
 
 
-def monitor(cfg: Config, scores: Path, as_of: str, log: bool = True) -> Published:
-    """Compare the night ``as_of`` with the latest published night before it."""
+def _book_rows(path: Path, reference, ids: pd.Index, sep: str | None) -> pd.DataFrame:
+    """The model inputs of the accounts ``ids`` (text) in a book, in the order of ``ids``."""
+    if reference.id is None:
+        raise MonitorError("the model was trained without an id column: accounts cannot be matched")
+    if file_kind(Path(path)) == "parquet" or Path(path).is_dir():
+        table = pq.read_table(path, columns=[reference.id, *reference.names])
+        keep = pc.is_in(table[reference.id].cast(pa.string()), pa.array(ids.tolist()))
+        frame = table.filter(keep).to_pandas()
+    else:
+        frame = read_table(path, sep)
+    X, found = model_rows(frame, reference.names, reference.categorical, reference.id, str(path))
+    if found is None:
+        raise DataError(f"{path}: id column '{reference.id}' not found")
+    X.index = pd.Index(found.astype(str))
+    X = X[~X.index.duplicated()]
+    missing = ids.difference(X.index)
+    if len(missing):
+        raise DataError(
+            f"{path}: {len(missing)} watchlist account(s) are not in this book; give the books "
+            "the two nights scored"
+        )
+    return X.loc[ids].reset_index(drop=True)
+
+
+def why_risk_rose(
+    cfg: Config, manifest: dict, watch: pd.DataFrame, books: tuple[Path, Path]
+) -> pd.DataFrame:
+    """``why_1..k`` per watchlist account: the inputs whose contribution rose most between
+    the previous night's book and tonight's (at most ``monitor.explain_rows``, worst first)."""
+    tracking.connect(cfg.tracking)
+    model = manifest["model"]
+    _, _, fitted, reference = load_registered(f"models:/{model['name']}/{model['version']}")
+    explainer = ModelExplainer(fitted, reference, cfg.explain.labels, seed=cfg.seed)
+    ids = pd.Index(watch["id"].astype(str).head(cfg.monitor.explain_rows))
+    before, after = (_book_rows(b, reference, ids, cfg.data.sep) for b in books)
+    why = explainer.reasons_for_change(before, after, cfg.explain.top_k)
+    return why.reindex(range(len(watch)))
+
+
+def monitor(
+    cfg: Config,
+    scores: Path,
+    as_of: str,
+    log: bool = True,
+    books: tuple[Path, Path] | None = None,
+) -> Published:
+    """Compare the night ``as_of`` with the latest published night before it.
+
+    With ``books`` (the previous night's and tonight's input books), each watchlist account
+    gets the reasons its risk rose (:func:`why_risk_rose`).
+    """
     day = _day(as_of)
     current, manifest = _night(scores, day)
     earlier = [d for d in published_dates(scores) if d < day]
@@ -99,6 +152,9 @@ def monitor(cfg: Config, scores: Path, as_of: str, log: bool = True) -> Publishe
     previous, _ = _night(scores, earlier[-1])
     grades = list(cfg.scorecard.bands)
     result = compare_nights(previous, current, grades, cfg.monitor)
+    if books is not None and len(result.watchlist):
+        why = why_risk_rose(cfg, manifest, result.watchlist, books)
+        result.watchlist = pd.concat([result.watchlist, why], axis=1)
     summary = {"as_of_date": day, "previous_date": earlier[-1], **result.summary()}
 
     def write(folder: Path) -> None:

@@ -129,3 +129,21 @@ def test_the_report_shows_migration_and_backtests(nights, tmp_path):
     page = out.read_text()
     assert "on the early-warning watchlist" in page and "Grade migration" in page
     assert "Backtests against matured outcomes" in page and "<td>red</td>" in page
+
+
+def test_with_both_books_each_watched_account_says_why_its_risk_rose(nights):
+    cfg, config, tmp, out, _ = nights
+    run = _cli(config, "monitor", "--as-of", SECOND, "--scores", str(out), "--no-log",
+               "--book", str(tmp / f"{SECOND}.parquet"),
+               "--previous-book", str(tmp / f"{FIRST}.parquet"))  # fmt: skip
+    assert run.exit_code == 0, run.output
+    folder = cfg.monitor.output_dir / "migration" / f"as_of_date={SECOND}"
+    watch = pd.read_parquet(folder / "watchlist.parquet")
+    assert watch["why_1"].notna().all()
+    # The accounts fell two months behind: the repayment status is what changed.
+    assert watch["why_1"].str.contains("repayment status").mean() > 0.9
+    first = watch["why_1"].iloc[0]
+    assert " → " in first and "log-odds)" in first and "(+" in first
+    run = _cli(config, "monitor", "--as-of", SECOND, "--scores", str(out), "--no-log",
+               "--book", str(tmp / f"{SECOND}.parquet"))  # fmt: skip
+    assert run.exit_code == 2 and "--previous-book" in run.output
