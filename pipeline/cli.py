@@ -753,6 +753,27 @@ def monitor(
     console.print(f"Wrote {result.folder}/", highlight=False)
 
 
+@app.command("monitor-page")
+@_friendly_errors
+def monitor_page(
+    nights: int = typer.Option(30, "--nights", "-n", min=1, help="How many recent nights."),
+    scores: Path = typer.Option(
+        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
+    ),
+    out: Path = typer.Option(
+        Path("data/monitor/monitoring.html"), "--out", "-o", help="The HTML file to write."
+    ),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """One self-contained HTML page over the last nights: volumes and reject rates, the grade
+    mix, PSI trends of the score and inputs, migration and watchlist size, backtest lights."""
+    from delinq.pipeline.monitor.page import monitoring_page
+
+    cfg = load_config(_config_path(config))
+    path = monitoring_page(cfg, scores or cfg.scoring.output_dir, nights, out)
+    console.print(f"Wrote {path}; open it in any browser", highlight=False)
+
+
 @app.command()
 @_friendly_errors
 def backtest(

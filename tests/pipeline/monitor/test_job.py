@@ -147,3 +147,31 @@ def test_with_both_books_each_watched_account_says_why_its_risk_rose(nights):
     run = _cli(config, "monitor", "--as-of", SECOND, "--scores", str(out), "--no-log",
                "--book", str(tmp / f"{SECOND}.parquet"))  # fmt: skip
     assert run.exit_code == 2 and "--previous-book" in run.output
+
+
+def test_the_monitoring_page_renders_in_chromium(nights, tmp_path):
+    from tests.pipeline.test_report import _browser
+
+    cfg, config, tmp, scores, _ = nights
+    assert _cli(config, "monitor", "--as-of", SECOND, "--scores", str(scores)).exit_code == 0
+    out = tmp_path / "monitoring.html"
+    run = _cli(config, "monitor-page", "--scores", str(scores), "-o", str(out))
+    assert run.exit_code == 0, run.output
+    browser = _browser()
+    try:
+        browser.get(out.resolve().as_uri())
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+        )
+        assert {alt for alt, _, _ in images} >= {
+            "Volume and reject rate per night", "Grade mix per night", "PSI trends",
+            "Migration per night",
+        }  # fmt: skip
+        assert all(done and width > 100 for _, done, width in images)
+        text = browser.find_element("tag name", "body").text
+        assert "the last 2 nights" in text and FIRST in text and SECOND in text
+    finally:
+        browser.quit()
+    empty = _cli(config, "monitor-page", "--scores", str(tmp_path / "none"), "-o", str(out))
+    assert empty.exit_code == 2 and "no published nights" in empty.output
