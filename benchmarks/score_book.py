@@ -6,7 +6,9 @@ For each book size: a simulated book is written once, then each path runs in its
 (so peak RSS is that path's alone), interleaved, --repeats times; medians are reported.
   ours   `delinq score` end to end: read, validate, features, predict, points, grade,
          segment, action, write, manifest (--no-reasons: the nightly-scoring target)
-  ours_with_reason_codes   the same plus top-3 SHAP reason codes per loan (--reasons);
+  ours_reasons_for_actioned   the same plus top-3 SHAP reason codes for the loans whose
+         action is not "none" (--reasons --reasons-for actioned)
+  ours_with_reason_codes   the same plus top-3 SHAP reason codes for every loan (--reasons);
          only on books up to --reasons-max-rows
   naive  mlflow.pyfunc.load_model(uri).predict(pd.read_parquet(book)), nothing written
 Needs a registered champion (make train). Results: data/bench/score_book.json.
@@ -38,14 +40,17 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 """
 
 
-def _ours(book: Path, out: Path, uri: str, reasons: bool) -> tuple[float, int]:
+def _ours(
+    book: Path, out: Path, uri: str, reasons: bool, reasons_for: str = "all"
+) -> tuple[float, int]:
     code = (
         "import sys, time, resource\n"
         "from delinq.pipeline.cli import app\n"
         "start = time.perf_counter()\n"
         "try:\n"
         f"    app(['score', '-i', {str(book)!r}, '-o', {str(out)!r}, '--as-of', '2026-01-01',"
-        f" '--model-uri', {uri!r}, '--force', {'--reasons' if reasons else '--no-reasons'!r}])\n"
+        f" '--model-uri', {uri!r}, '--force', {'--reasons' if reasons else '--no-reasons'!r},"
+        f" '--reasons-for', {reasons_for!r}])\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
@@ -83,13 +88,21 @@ def main() -> None:
             book = Path(tmp) / f"book-{rows}.parquet"
             subprocess.run([DELINQ, "make-book", "-n", str(rows), "-o", str(book), "--seed", "1"],
                            check=True, capture_output=True, cwd=REPO)  # fmt: skip
-            runs = {"ours": [], "ours_with_reason_codes": [], "naive": []}
+            runs = {
+                "ours": [],
+                "ours_reasons_for_actioned": [],
+                "ours_with_reason_codes": [],
+                "naive": [],
+            }
             failed = {}
             if rows > args.reasons_max_rows:
                 del runs["ours_with_reason_codes"]
             for _ in range(args.repeats):
                 out = Path(tmp) / "out"
                 runs["ours"].append(_ours(book, out, args.model_uri, reasons=False))
+                runs["ours_reasons_for_actioned"].append(
+                    _ours(book, out, args.model_uri, True, "actioned")
+                )
                 if "ours_with_reason_codes" in runs:
                     runs["ours_with_reason_codes"].append(_ours(book, out, args.model_uri, True))
                 try:

@@ -555,6 +555,12 @@ def score(
         "(default: scoring.spark.master).",
     ),
     sep: str = SEP_OPTION,
+    reasons_for: str = typer.Option(
+        None,
+        "--reasons-for",
+        help="Which rows get reason codes: all, or actioned (action not 'none'; faster). "
+        "Default: explain.reasons_for.",
+    ),
     wait: bool = typer.Option(
         None,
         "--wait/--no-wait",
@@ -595,6 +601,8 @@ def score(
             cfg = with_overrides(cfg, data={"sep": _separator(sep)})
         if wait is not None:
             cfg = with_overrides(cfg, scoring={"wait_for_lock": wait})
+        if reasons_for is not None:
+            cfg = with_overrides(cfg, explain={"reasons_for": reasons_for})
         if spark_master:
             spark = cfg.scoring.spark.model_copy(update={"master": spark_master})
             cfg = with_overrides(cfg, scoring={"spark": spark})

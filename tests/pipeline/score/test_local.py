@@ -471,3 +471,23 @@ def test_two_processes_share_an_output_one_run_per_date(env, tmp_path):
     assert waiting.wait(timeout=300) == 0, waiting.stdout.read().decode()
     assert output_entries(out) == ["as_of_date=2026-01-30", "as_of_date=2026-01-31"]
     assert not list(out.glob(".staging-*"))
+
+
+def test_reasons_for_actioned_rows_only_match_the_full_reasons_there(env, tmp_path):
+    cfg, _, _ = env
+    path = _parquet(tmp_path, _book(2_000))
+    full = pd.read_parquet(
+        score_book(path, tmp_path / "a", "2026-01-31", URI, cfg).partition / SCORES_FILE
+    )
+    actioned = cfg.model_copy(
+        update={"explain": cfg.explain.model_copy(update={"reasons_for": "actioned"})}
+    )
+    some = pd.read_parquet(
+        score_book(path, tmp_path / "b", "2026-01-31", URI, actioned).partition / SCORES_FILE
+    )
+    acted = (some["action"] != "none").to_numpy()
+    assert 0 < acted.sum() < len(some)
+    reasons = [c for c in some if c.startswith("reason_")]
+    assert some.loc[~acted, reasons].isna().all().all()
+    pd.testing.assert_frame_equal(some.loc[acted, reasons], full.loc[acted, reasons])
+    pd.testing.assert_frame_equal(some.drop(columns=reasons), full.drop(columns=reasons))
