@@ -50,14 +50,26 @@ class Published:
     summary: dict
 
 
-def _night(scores: Path, day: str) -> tuple[pd.DataFrame, dict]:
-    """(scores, manifest) of the published night ``day``."""
+def _night(scores: Path, day: str, columns: list[str]) -> tuple[pd.DataFrame, dict]:
+    """(``columns`` of the scores, manifest) of the published night ``day``; labels come as
+    categoricals, so two 10-million-row nights fit in memory together."""
     folder = partition(scores, day)
     if not (folder / MANIFEST_FILE).exists():
         raise MonitorError(f"{scores}: no published scores for {day} (run `delinq score` first)")
-    table = pq.read_table(folder / SCORES_FILE)
-    wanted = [c for c in table.column_names if c in COLUMNS or c.startswith("reason_")]
-    return table.select(wanted).to_pandas(), json.loads((folder / MANIFEST_FILE).read_text())
+    table = pq.read_table(folder / SCORES_FILE, columns=columns)
+    labels = [c for c in columns if c not in ("id", "pd")]
+    frame = table.to_pandas(categories=labels)
+    return frame, json.loads((folder / MANIFEST_FILE).read_text())
+
+
+def _reasons_of(scores: Path, day: str, ids: pd.Series) -> pd.DataFrame:
+    """The reason-code columns of the accounts ``ids`` on night ``day``, in their order."""
+    path = partition(scores, day) / SCORES_FILE
+    names = [c for c in pq.read_schema(path).names if c.startswith("reason_")]
+    table = pq.read_table(path, columns=["id", *names])
+    table = table.filter(pc.is_in(table["id"], pa.array(ids.astype(str).tolist(), pa.string())))
+    found = table.to_pandas().drop_duplicates("id").set_index("id")
+    return found.reindex(ids.astype(str).to_numpy()).reset_index(drop=True)
 
 
 def _day(as_of: str) -> str:
@@ -142,16 +154,19 @@ def monitor(
     gets the reasons its risk rose (:func:`why_risk_rose`).
     """
     day = _day(as_of)
-    current, manifest = _night(scores, day)
+    current, manifest = _night(scores, day, COLUMNS)
     earlier = [d for d in published_dates(scores) if d < day]
     if not earlier:
         raise MonitorError(
             f"{scores}: no published night before {day} to compare with (the first night "
             "has nothing to migrate from)"
         )
-    previous, _ = _night(scores, earlier[-1])
+    previous, _ = _night(scores, earlier[-1], COLUMNS)
     grades = list(cfg.scorecard.bands)
     result = compare_nights(previous, current, grades, cfg.monitor)
+    del previous, current
+    reasons = _reasons_of(scores, day, result.watchlist["id"])
+    result.watchlist = pd.concat([result.watchlist, reasons], axis=1)
     if books is not None and len(result.watchlist):
         why = why_risk_rose(cfg, manifest, result.watchlist, books)
         result.watchlist = pd.concat([result.watchlist, why], axis=1)
@@ -215,7 +230,7 @@ def backtest(
 ) -> Published:
     """Test the night ``as_of``'s PDs against the ``outcomes`` that matured since."""
     day = _day(as_of)
-    night, manifest = _night(scores, day)
+    night, manifest = _night(scores, day, ["id", "pd", "grade"])
     y = read_outcomes(outcomes, id_col, target, positive_label)
     night = night.set_index(night["id"].astype(str))
     unknown = ~y.index.isin(night.index)

@@ -46,7 +46,7 @@ class Migration:
 def compare_nights(
     previous: pd.DataFrame, current: pd.DataFrame, grades: list[str], cfg: MonitorConfig
 ) -> Migration:
-    """Compare two nights' scores (columns :data:`COLUMNS`, plus this night's reason codes).
+    """Compare two nights' scores (columns :data:`COLUMNS`).
 
     ``grades`` run best first. The watchlist holds accounts scored on both nights whose PD
     rose by at least ``cfg.pd_rise`` (absolute), or to at least ``cfg.pd_ratio`` times its
@@ -56,6 +56,9 @@ def compare_nights(
         previous[COLUMNS], on="id", how="outer", suffixes=("", "_prev"), indicator=True
     )
     on_both = joined["_merge"] == "both"
+    # Object labels (cheap from categoricals: one reference per row) so NEW and GONE fit.
+    for col in ("grade", "grade_prev", "dpd_bucket", "dpd_bucket_prev", "action", "action_prev"):
+        joined[col] = joined[col].astype(object)
     prev_grade = joined["grade_prev"].where(joined["_merge"] != "left_only", NEW)
     now_grade = joined["grade"].where(joined["_merge"] != "right_only", GONE)
     migration = pd.crosstab(prev_grade, now_grade).reindex(
@@ -79,8 +82,7 @@ def compare_nights(
     flagged = (
         (rise >= cfg.pd_rise) | ((ratio >= cfg.pd_ratio) & (rise > 0)) | (moved >= cfg.grades_down)
     )
-    reasons = [c for c in current.columns if c.startswith("reason_")]
-    watch = both.loc[flagged, ["id", "pd_prev", "pd", "grade_prev", "grade", "action", *reasons]]
+    watch = both.loc[flagged, ["id", "pd_prev", "pd", "grade_prev", "grade", "action"]]
     watch = watch.assign(pd_rise=rise[flagged], grades_down=moved[flagged].astype("int64"))
     watch = watch.sort_values(["pd_rise", "id"], ascending=[False, True]).reset_index(drop=True)
     return Migration(migration, buckets, new_actions, watch)
