@@ -69,6 +69,15 @@ def one_family_config(tmp_path: Path, family: str, **promotion) -> Config:
     )
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_never_leaks():
+    """``tracking.connect`` exports MLFLOW_TRACKING_URI, and the variable wins over a config's
+    store: a test that trained into its own store must not send the next test's commands
+    there."""
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture
 def no_tracking_env(monkeypatch):
     """Make sure a developer's MLFLOW_TRACKING_URI never leaks into a test."""

@@ -48,7 +48,9 @@ def test_taiwan_sample_ranks_well(tmp_path, taiwan_path):
     scored = score_book(taiwan_path, tmp_path / "scores", "2005-10-31", uri, cfg, reasons=True)
     m = scored.manifest
     assert m["rows"] == {"read": 30_000, "scored": 30_000, "rejected": 0}
-    assert m["predict_path"] == "lean" and m["extra_columns_ignored"] == ["default_next_month"]
+    assert m["predict_path"] == "lean"
+    # The Taiwan config declares SEX, MARRIAGE and AGE protected: not inputs, so not read.
+    assert m["extra_columns_ignored"] == ["AGE", "MARRIAGE", "SEX", "default_next_month"]
     scores = pd.read_parquet(scored.partition / "scores.parquet")
     truth = pd.read_csv(taiwan_path, usecols=["ID", "default_next_month"])
     both = scores.assign(ID=scores["id"].astype(int)).merge(truth, on="ID")
