@@ -61,6 +61,9 @@ def _config_with_data(config: Path | None, data: Path | None) -> Config:
     return with_overrides(cfg, data={"path": data}) if data is not None else cfg
 
 
+SCORES_OPTION = typer.Option(
+    None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
+)
 SEP_OPTION = typer.Option(
     None,
     "--sep",
@@ -718,9 +721,7 @@ def card(
 @_friendly_errors
 def monitor(
     as_of: str = typer.Option(..., "--as-of", help="The night to compare with the one before."),
-    scores: Path = typer.Option(
-        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
-    ),
+    scores: Path = SCORES_OPTION,
     config: Path = CONFIG_OPTION,
     log: bool = typer.Option(True, help="Log the aggregates to the model version's MLflow run."),
     book: Path = typer.Option(
@@ -765,9 +766,7 @@ def monitor(
 @_friendly_errors
 def monitor_page(
     nights: int = typer.Option(30, "--nights", "-n", min=1, help="How many recent nights."),
-    scores: Path = typer.Option(
-        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
-    ),
+    scores: Path = SCORES_OPTION,
     out: Path = typer.Option(
         Path("data/monitor/monitoring.html"), "--out", "-o", help="The HTML file to write."
     ),
@@ -792,9 +791,7 @@ def backtest(
     id_col: str = typer.Option("id", "--id", help="Id column of the outcomes table."),
     target: str = typer.Option("bad", "--target", help="Outcome column (1/0, or two labels)."),
     positive_label: str = typer.Option(None, help="Outcome value that means bad, for text."),
-    scores: Path = typer.Option(
-        None, "--scores", "-s", help="Output root of delinq score (default scoring.output_dir)."
-    ),
+    scores: Path = SCORES_OPTION,
     config: Path = CONFIG_OPTION,
     log: bool = typer.Option(True, help="Log the results to the model version's MLflow run."),
 ) -> None:

@@ -32,7 +32,7 @@ ALLOWED = {
     "pipeline.report": {"models", "pipeline.config", "pipeline.registry", "pipeline.score"}
     | {"pipeline.train", "pipeline.card"},
     "pipeline.monitor": {"pipeline.config", "pipeline.registry", "pipeline.score"}
-    | {"pipeline.book", "pipeline.plotting", "pipeline.explain"},
+    | {"pipeline.book", "pipeline.plotting", "pipeline.explain", "features"},
     "pipeline.card": {"pipeline.config", "pipeline.registry", "pipeline.train"}
     | {"pipeline.portfolio"},
 }

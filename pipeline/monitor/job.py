@@ -50,24 +50,23 @@ class Published:
     summary: dict
 
 
-def _night(scores: Path, day: str, columns: list[str]) -> tuple[pd.DataFrame, dict]:
-    """(``columns`` of the scores, manifest) of the published night ``day``; labels come as
-    categoricals, so two 10-million-row nights fit in memory together."""
+def _night(scores: Path, day: str, columns: list[str]) -> tuple[pa.Table, dict]:
+    """(``columns`` of the scores, manifest) of the published night ``day``."""
     folder = partition(scores, day)
     if not (folder / MANIFEST_FILE).exists():
         raise MonitorError(f"{scores}: no published scores for {day} (run `delinq score` first)")
-    table = pq.read_table(folder / SCORES_FILE, columns=columns)
-    labels = [c for c in columns if c not in ("id", "pd")]
-    frame = table.to_pandas(categories=labels)
-    return frame, json.loads((folder / MANIFEST_FILE).read_text())
+    labels = [c for c in columns if c not in ("id", "pd")]  # kept dictionary-encoded: small
+    table = pq.read_table(folder / SCORES_FILE, columns=columns, read_dictionary=labels)
+    return table, json.loads((folder / MANIFEST_FILE).read_text())
 
 
 def _reasons_of(scores: Path, day: str, ids: pd.Series) -> pd.DataFrame:
     """The reason-code columns of the accounts ``ids`` on night ``day``, in their order."""
     path = partition(scores, day) / SCORES_FILE
     names = [c for c in pq.read_schema(path).names if c.startswith("reason_")]
-    table = pq.read_table(path, columns=["id", *names])
-    table = table.filter(pc.is_in(table["id"], pa.array(ids.astype(str).tolist(), pa.string())))
+    wanted = pa.array(ids.astype(str).tolist(), pa.string())
+    # Filtered batch by batch as it is read: the reasons of ten million rows never sit in memory.
+    table = pq.read_table(path, columns=["id", *names], filters=pc.is_in(pc.field("id"), wanted))
     found = table.to_pandas().drop_duplicates("id").set_index("id")
     return found.reindex(ids.astype(str).to_numpy()).reset_index(drop=True)
 
@@ -231,6 +230,8 @@ def backtest(
     """Test the night ``as_of``'s PDs against the ``outcomes`` that matured since."""
     day = _day(as_of)
     night, manifest = _night(scores, day, ["id", "pd", "grade"])
+    night = night.to_pandas()
+    night["grade"] = night["grade"].astype(object)
     y = read_outcomes(outcomes, id_col, target, positive_label)
     night = night.set_index(night["id"].astype(str))
     unknown = ~y.index.isin(night.index)

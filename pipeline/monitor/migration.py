@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from delinq.features.history import BUCKETS
 from delinq.pipeline.config import MonitorConfig
 
 COLUMNS = ["id", "pd", "grade", "dpd_bucket", "action"]
@@ -43,46 +46,123 @@ class Migration:
         }
 
 
+def _table(night: pd.DataFrame | pa.Table) -> pa.Table:
+    """:data:`COLUMNS` with text ids and float PDs; labels as text or dictionary-encoded."""
+    if isinstance(night, pa.Table):
+        table = night.select(COLUMNS)
+    else:
+        table = pa.Table.from_pandas(night[COLUMNS], preserve_index=False)
+    for name, kind in (("id", pa.string()), ("pd", pa.float64())):
+        if table[name].type != kind:
+            table = table.set_column(
+                table.schema.get_field_index(name), name, table[name].cast(kind)
+            )
+    return table
+
+
+def _codes(values: pa.ChunkedArray, levels: list[str]) -> np.ndarray:
+    """Each value's position in ``levels`` (-1 for none), two bytes a row. A dictionary-encoded
+    column is looked up once per dictionary entry, never decoded row by row."""
+    value_set = pa.array(levels, pa.string())
+    parts = []
+    for chunk in values.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            lookup = pc.index_in(chunk.dictionary.cast(pa.string()), value_set=value_set)
+            lookup = lookup.fill_null(-1).to_numpy().astype(np.int16)
+            parts.append(lookup[chunk.indices.to_numpy(zero_copy_only=False)])
+        else:
+            found = pc.index_in(chunk, value_set=value_set).fill_null(-1)
+            parts.append(found.to_numpy().astype(np.int16))
+    return np.concatenate(parts) if parts else np.empty(0, np.int16)
+
+
+def _levels(prev: pa.Table, now: pa.Table, column: str, order: list[str]) -> list[str]:
+    """The labels of ``column`` on either night: those in ``order`` first, in its order."""
+    seen = set()
+    for table in (prev, now):
+        for chunk in table[column].chunks:
+            words = chunk.dictionary if pa.types.is_dictionary(chunk.type) else pc.unique(chunk)
+            seen |= set(words.to_pylist())
+    return [v for v in order if v in seen] + sorted(seen - set(order) - {None})
+
+
+def _matrix(before: np.ndarray, after: np.ndarray, rows: list, cols: list) -> pd.DataFrame:
+    cell = before.astype(np.int64) * len(cols) + after
+    counts = np.bincount(cell, minlength=len(rows) * len(cols))
+    return pd.DataFrame(counts.reshape(len(rows), len(cols)), index=rows, columns=cols)
+
+
 def compare_nights(
-    previous: pd.DataFrame, current: pd.DataFrame, grades: list[str], cfg: MonitorConfig
+    previous: pd.DataFrame | pa.Table,
+    current: pd.DataFrame | pa.Table,
+    grades: list[str],
+    cfg: MonitorConfig,
 ) -> Migration:
     """Compare two nights' scores (columns :data:`COLUMNS`).
 
     ``grades`` run best first. The watchlist holds accounts scored on both nights whose PD
     rose by at least ``cfg.pd_rise`` (absolute), or to at least ``cfg.pd_ratio`` times its
     value, or that moved at least ``cfg.grades_down`` grades worse; worst rise first.
+
+    Accounts are matched by Arrow's hashed lookup of tonight's ids among the previous night's,
+    and everything else is counted on integer codes: two 10-million-row nights compare in
+    about 2.3 GB at peak (``benchmarks/monitor_nights.py``).
     """
-    joined = current.merge(
-        previous[COLUMNS], on="id", how="outer", suffixes=("", "_prev"), indicator=True
-    )
-    on_both = joined["_merge"] == "both"
-    # Object labels (cheap from categoricals: one reference per row) so NEW and GONE fit.
-    for col in ("grade", "grade_prev", "dpd_bucket", "dpd_bucket_prev", "action", "action_prev"):
-        joined[col] = joined[col].astype(object)
-    prev_grade = joined["grade_prev"].where(joined["_merge"] != "left_only", NEW)
-    now_grade = joined["grade"].where(joined["_merge"] != "right_only", GONE)
-    migration = pd.crosstab(prev_grade, now_grade).reindex(
-        index=[*grades, NEW], columns=[*grades, GONE], fill_value=0
-    )
+    prev, now = _table(previous), _table(current)
+    ids = prev["id"].combine_chunks()
+    at = pc.index_in(now["id"], value_set=ids).fill_null(-1).to_numpy().astype(np.int32)
+    del ids
+    both = at >= 0
+    on = at[both]  # tonight's accounts that were there before: their previous rows
+    kept = np.zeros(prev.num_rows, dtype=bool)
+    kept[on] = True
+
+    g_prev, g_now = _codes(prev["grade"], grades), _codes(now["grade"], grades)
+    extra = np.int16(len(grades))  # the NEW row and the GONE column
+    before = np.concatenate([g_prev[on], np.full((~both).sum(), extra), g_prev[~kept]])
+    after = np.concatenate([g_now[both], g_now[~both], np.full((~kept).sum(), extra)])
+    migration = _matrix(before, after, [*grades, NEW], [*grades, GONE])
     migration.index.name, migration.columns.name = "previous grade", "grade"
-    buckets = pd.crosstab(joined.loc[on_both, "dpd_bucket_prev"], joined.loc[on_both, "dpd_bucket"])
+
+    bucket_levels = _levels(prev, now, "dpd_bucket", BUCKETS)
+    b_prev, b_now = (
+        _codes(prev["dpd_bucket"], bucket_levels),
+        _codes(now["dpd_bucket"], bucket_levels),
+    )
+    buckets = _matrix(b_prev[on], b_now[both], bucket_levels, bucket_levels)
+    buckets = buckets.loc[buckets.sum(axis=1) > 0, buckets.sum(axis=0) > 0]
     buckets.index.name, buckets.columns.name = "previous bucket", "bucket"
 
-    changed = (joined["_merge"] == "left_only") | (
-        on_both & (joined["action"] != joined["action_prev"])
-    )
-    acted = joined.loc[changed & (joined["action"] != "none"), "action"]
-    new_actions = acted.value_counts().rename("accounts").rename_axis("action").to_frame()
+    actions = _levels(prev, now, "action", [])
+    a_prev, a_now = _codes(prev["action"], actions), _codes(now["action"], actions)
+    changed = ~both
+    changed[both] = a_now[both] != a_prev[on]
+    none = actions.index("none") if "none" in actions else -1
+    counts = np.bincount(a_now[changed & (a_now != none)], minlength=len(actions))
+    new_actions = pd.DataFrame({"accounts": counts}, index=pd.Index(actions, name="action"))
+    new_actions = new_actions[new_actions["accounts"] > 0].sort_values("accounts", ascending=False)
 
-    both = joined[on_both]
-    rank = {g: i for i, g in enumerate(grades)}
-    moved = both["grade"].map(rank) - both["grade_prev"].map(rank)
-    rise = both["pd"] - both["pd_prev"]
-    ratio = both["pd"] / both["pd_prev"].clip(lower=1e-9)
-    flagged = (
-        (rise >= cfg.pd_rise) | ((ratio >= cfg.pd_ratio) & (rise > 0)) | (moved >= cfg.grades_down)
+    # Only accounts on both nights can be watched: compare their two PDs and grades.
+    p_now = now["pd"].to_numpy()[both]
+    p_prev = prev["pd"].to_numpy()[on]
+    moved = g_now[both] - g_prev[on]
+    rise = p_now - p_prev
+    flagged = (rise >= cfg.pd_rise) | ((p_now >= cfg.pd_ratio * p_prev) & (rise > 0))
+    flagged |= moved >= cfg.grades_down
+    picked = np.flatnonzero(flagged)
+    rows = np.flatnonzero(both)[picked]
+    taken = now.take(pa.array(rows))
+    watch = pd.DataFrame(
+        {
+            "id": taken["id"].to_pandas().astype(object),
+            "pd_prev": p_prev[picked],
+            "pd": p_now[picked],
+            "grade_prev": np.asarray(grades, dtype=object)[g_prev[on[picked]]],
+            "grade": taken["grade"].cast(pa.string()).to_pandas().astype(object),
+            "action": taken["action"].cast(pa.string()).to_pandas().astype(object),
+            "pd_rise": rise[picked],
+            "grades_down": moved[picked].astype("int64"),
+        }
     )
-    watch = both.loc[flagged, ["id", "pd_prev", "pd", "grade_prev", "grade", "action"]]
-    watch = watch.assign(pd_rise=rise[flagged], grades_down=moved[flagged].astype("int64"))
     watch = watch.sort_values(["pd_rise", "id"], ascending=[False, True]).reset_index(drop=True)
     return Migration(migration, buckets, new_actions, watch)
