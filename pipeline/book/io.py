@@ -307,16 +307,16 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
     if not cfg.allow_protected_inputs:
         X = X.drop(columns=cfg.protected)
     inputs |= set(cfg.protected)  # declared, so never taken for personal data
-    # Before the personal-data check: a number column with a few words in it is not free text.
+    personal = personal_columns(X, cfg.personal, sorted(inputs | set(cfg.not_personal)))
+    X = X.drop(columns=list(personal))
+    # A number column with a few words in it stays numbers (personal data is gone by now).
     notes: list[str] = []
-    for col in [c for c in X.columns if c not in inputs | set(cfg.personal)]:
+    for col in [c for c in X.columns if c not in inputs]:
         parsed, note = mostly_numeric(X[col], cfg.max_unparseable_share, source)
         if parsed is not None:
             X[col] = parsed
         if note:
             notes.append(note)
-    personal = personal_columns(X, cfg.personal, sorted(inputs | set(cfg.not_personal)))
-    X = X.drop(columns=list(personal))
     if X.shape[1] == 0:
         raise DataError(f"{source}: no feature columns left besides target, id and personal data")
     empty = [c for c in X.columns if X[c].isna().all()]

@@ -82,13 +82,18 @@ def why_personal(column: pd.Series) -> str | None:
     distinct = filled.nunique()
     share = distinct / len(filled)
     name = str(column.name)
-    if not pd.api.types.is_numeric_dtype(filled) or pd.api.types.is_bool_dtype(filled):
+    text = not pd.api.types.is_numeric_dtype(filled) or pd.api.types.is_bool_dtype(filled)
+    if text:
         shape = _shape(filled.iloc[:SHAPE_SAMPLE])
         if shape:
             return f"values shaped like {shape}"
-        if share >= TEXT_MIN_SHARE and distinct >= TEXT_MIN_DISTINCT:
+        numbers = pd.to_numeric(filled, errors="coerce")
+        if numbers.notna().mean() >= 0.5:  # numbers with a few words: judged as numbers
+            filled, text = numbers.dropna(), False
+            distinct, share = filled.nunique(), filled.nunique() / len(filled)
+        elif share >= TEXT_MIN_SHARE and distinct >= TEXT_MIN_DISTINCT:
             return f"free text: {share:.0%} of its values are distinct"
-    elif (filled == filled.round()).all():
+    if not text and len(filled) and (filled == filled.round()).all():
         digits = filled.abs().astype("int64").astype(str).str.len()
         if distinct == len(filled) and (
             filled.max() - filled.min() < 3 * len(filled) or digits.min() >= 9

@@ -171,3 +171,14 @@ def test_sep_overrides_a_detected_delimiter_that_would_be_wrong(tmp_path):
     names = ["id", "amount, EUR, net", "rate, % p.a., fixed", "y"]
     assert list(read_table(path).columns) != names
     assert list(read_table(path, sep=";").columns) == names
+
+
+def test_national_ids_with_a_check_letter_are_personal_not_a_numeric_column():
+    # 18-character resident ids are digits but for a final X on about one in eleven: they must
+    # be kept out as personal data, not parsed as numbers (nor stop reading as half text).
+    rng = np.random.default_rng(1)
+    frame = _frame(200)
+    ids = [f"{rng.integers(10**16, 10**17)}{rng.integers(0, 10)}" for _ in range(200)]
+    frame["resident"] = [i[:-1] + "X" if k % 11 == 0 else i for k, i in enumerate(ids)]
+    dataset = validate(frame, CFG, "t.csv")
+    assert "resident" in dataset.personal and "resident" not in dataset.X
