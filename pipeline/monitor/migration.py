@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from delinq.features.history import BUCKETS
 from delinq.pipeline.config import MonitorConfig
+from delinq.pipeline.score.ids import string_hashes
 
 COLUMNS = ["id", "pd", "grade", "dpd_bucket", "action"]
 NEW, GONE = "(new)", "(gone)"
@@ -76,6 +77,27 @@ def _codes(values: pa.ChunkedArray, levels: list[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, np.int16)
 
 
+def match_ids(before: pa.ChunkedArray, after: pa.ChunkedArray) -> np.ndarray:
+    """For each id of ``after``, the row of the same id in ``before`` (-1: none); ids are
+    unique on each side. Matched by sorted 64-bit hashes (eight bytes a row, where a hash
+    table of ten million strings took a gigabyte), then every matched pair's text is compared,
+    so a hash collision is never taken for the same account."""
+    hashes = [np.concatenate([string_hashes(c) for c in side.chunks] or [np.zeros(0, np.uint64)])
+              for side in (before, after)]  # fmt: skip
+    order = np.argsort(hashes[0], kind="stable")
+    ranked = hashes[0][order]
+    at = np.full(len(hashes[1]), -1, dtype=np.int64)
+    if len(ranked):
+        pos = np.minimum(np.searchsorted(ranked, hashes[1]), len(ranked) - 1)
+        hit = ranked[pos] == hashes[1]
+        at[hit] = order[pos[hit]]
+    del hashes, order, ranked
+    matched = np.flatnonzero(at >= 0)
+    same = pc.equal(after.take(pa.array(matched)), before.take(pa.array(at[matched])))
+    at[matched[~same.to_numpy(zero_copy_only=False)]] = -1
+    return at
+
+
 def _levels(prev: pa.Table, now: pa.Table, column: str, order: list[str]) -> list[str]:
     """The labels of ``column`` on either night: those in ``order`` first, in its order."""
     seen = set()
@@ -104,14 +126,12 @@ def compare_nights(
     rose by at least ``cfg.pd_rise`` (absolute), or to at least ``cfg.pd_ratio`` times its
     value, or that moved at least ``cfg.grades_down`` grades worse; worst rise first.
 
-    Accounts are matched by Arrow's hashed lookup of tonight's ids among the previous night's,
-    and everything else is counted on integer codes: two 10-million-row nights compare in
-    about 2.3 GB at peak (``benchmarks/monitor_nights.py``).
+    Accounts are matched by sorted id hashes (:func:`match_ids`) and everything else is
+    counted on integer codes (``benchmarks/monitor_nights.py`` measures two 10-million-row
+    nights).
     """
     prev, now = _table(previous), _table(current)
-    ids = prev["id"].combine_chunks()
-    at = pc.index_in(now["id"], value_set=ids).fill_null(-1).to_numpy().astype(np.int32)
-    del ids
+    at = match_ids(prev["id"], now["id"])
     both = at >= 0
     on = at[both]  # tonight's accounts that were there before: their previous rows
     kept = np.zeros(prev.num_rows, dtype=bool)

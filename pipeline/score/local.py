@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +30,7 @@ from delinq.pipeline.score.batch import (
     BatchStats,
     ScoringError,
 )
+from delinq.pipeline.score.ids import string_hashes
 from delinq.pipeline.score.publish import (
     REJECTS_FILE,
     SCORES_FILE,
@@ -57,7 +57,7 @@ def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
     rows, parts = 0, []
     for ids in id_batches():
         rows += len(ids)
-        parts.append(_string_hashes(ids))
+        parts.append(string_hashes(ids))
     if rows == 0:
         raise ScoringError(f"{', '.join(map(str, files))}: input has a header but no rows")
     hashes = np.concatenate(parts)
@@ -70,28 +70,8 @@ def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
     seen: Counter = Counter()
     for ids in id_batches():
         ids = ids.cast(pa.string()).drop_null()
-        seen.update(ids.filter(pa.array(np.isin(_string_hashes(ids), repeated))).to_pylist())
+        seen.update(ids.filter(pa.array(np.isin(string_hashes(ids), repeated))).to_pylist())
     return rows, sorted(i for i, n in seen.items() if n > 1)
-
-
-def _string_hashes(ids: pa.Array) -> np.ndarray:
-    """64-bit FNV-1a hash of the text of every non-null value of an Arrow array."""
-    ids = ids.cast(pa.string()).drop_null().cast(pa.large_string())  # 64-bit offsets
-    _, offsets, data = ids.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return _fnv1a(offsets, data)
-
-
-@numba.njit(cache=True, nogil=True)
-def _fnv1a(offsets, data):
-    out = np.empty(len(offsets) - 1, dtype=np.uint64)
-    for i in range(len(out)):
-        h = np.uint64(14695981039346656037)
-        for j in range(offsets[i], offsets[i + 1]):
-            h = (h ^ np.uint64(data[j])) * np.uint64(1099511628211)
-        out[i] = h
-    return out
 
 
 @contextmanager

@@ -49,3 +49,14 @@ def test_a_doubled_pd_is_watched_even_when_small():
     assert len(compare_nights(previous, current, GRADES, MonitorConfig()).watchlist) == 1
     strict = MonitorConfig(pd_ratio=3.0)
     assert compare_nights(previous, current, GRADES, strict).watchlist.empty
+
+
+def test_ids_are_matched_by_text_across_nights():
+    import pyarrow as pa
+
+    from delinq.pipeline.monitor.migration import match_ids
+
+    before = pa.chunked_array([["a", "b"], ["c", "10"]])
+    after = pa.chunked_array([["c", "x", "a", "1", "0", "10"]])
+    assert match_ids(before, after).tolist() == [2, -1, 0, -1, -1, 3]
+    assert match_ids(pa.chunked_array([], pa.string()), after).tolist() == [-1] * 6
