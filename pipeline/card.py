@@ -26,6 +26,8 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.reference import ScoringReference, read_reference
 from delinq.pipeline.train.fairness import FAIRNESS_FILE, FOUR_FIFTHS
+from delinq.pipeline.webpage import fmt, page
+from delinq.pipeline.webpage import table as html_table
 
 CARD_MD, CARD_HTML = "model_card.md", "model_card.html"
 Block = str | list[str] | pd.DataFrame  # a paragraph, a bullet list or a table
@@ -58,34 +60,12 @@ class Card:
 
     def html(self) -> str:
         """The card as one self-contained HTML page."""
-        body = [
-            f"<h1>Model card: {html.escape(self.name)} version {html.escape(self.version)}</h1>"
-        ]
+        name, version = html.escape(self.name), html.escape(self.version)
+        body = [f"<h1>Model card: {name} version {version}</h1>"]
         for section in self.sections:
             body.append(f"<h2>{html.escape(section.title)}</h2>")
             body += [_html(block) for block in section.blocks]
-        title = f"{html.escape(self.name)} v{html.escape(self.version)}: model card"
-        return (
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{title}</title><style>{STYLE}</style></head><body>"
-            + "\n".join(body)
-            + "</body></html>"
-        )
-
-
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
-h2 { border-bottom: 2px solid #ddd; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
-code { background: #f4f4f4; padding: 0 3px; }
-"""
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "" if pd.isna(value) else f"{value:.4f}" if abs(value) < 10 else f"{value:,.0f}"
-    return str(value)
+        return page(f"{self.name} v{self.version}: model card", "\n".join(body))
 
 
 def _number(value: float) -> str:
@@ -98,7 +78,7 @@ def _md(block: Block) -> list[str]:
     if isinstance(block, list):
         return [f"- {item}" for item in block]
     head = [str(c) for c in block.columns]
-    rows = [[_cell(v).replace("|", "\\|") for v in row] for row in block.itertuples(index=False)]
+    rows = [[fmt(v).replace("|", "\\|") for v in row] for row in block.itertuples(index=False)]
     return [
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -111,12 +91,7 @@ def _html(block: Block) -> str:
         return f"<p>{_inline(block)}</p>"
     if isinstance(block, list):
         return "<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block) + "</ul>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in block.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-        for row in block.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return html_table(block.set_index(block.columns[0]))
 
 
 def _inline(text: str) -> str:
@@ -127,14 +102,17 @@ def _inline(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def build_card(cfg: Config, model_uri: str) -> Card:
-    """The card of the version behind ``model_uri``, from the configured tracking store."""
+def build_card(cfg: Config, model_uri: str, run_files: Path | None = None) -> Card:
+    """The card of the version behind ``model_uri``, from the configured tracking store.
+
+    ``run_files``: its training run's artifacts, if the caller has downloaded them already.
+    """
     tracking.connect(cfg.tracking)
     name, version = tracking.resolve_version(model_uri)
     info = tracking.version_info(name, version)
     run = tracking.run_info(info["run_id"])
     with tempfile.TemporaryDirectory(prefix="delinq-card-") as tmp:
-        files = tracking.download_run(info["run_id"], Path(tmp) / "run")
+        files = run_files or tracking.download_run(info["run_id"], Path(tmp) / "run")
         model_dir = tracking.download_version(name, version, Path(tmp) / "model")
         reference = read_reference(model_dir / tracking.EXTRA_FILES)
         tables = {

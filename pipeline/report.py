@@ -9,10 +9,8 @@ attachment or a file share with no network. The version's model card is written 
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +23,8 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
 from delinq.pipeline.train.fairness import FAIRNESS_FILE, FAIRNESS_PLOT, FOUR_FIFTHS
+from delinq.pipeline.webpage import img, page, write_page
+from delinq.pipeline.webpage import table as html_table
 
 METRICS = {
     "roc_auc": "ROC AUC",
@@ -49,42 +49,6 @@ PORTFOLIO = {
     "roll_rates.png": "Roll rates between buckets",
     "bad_rates.png": "Bad rate by bucket and segment",
 }
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-tr.champion { background: #e8f4e8; font-weight: 600; }
-figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 8px; }
-.muted { color: #666; } .alert { color: #b00; font-weight: 600; }
-"""
-
-
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    alt = html.escape(caption)
-    return (
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
-        f"<figcaption class='muted'>{alt}</figcaption></figure>"
-    )
-
-
-def _table(frame: pd.DataFrame, row_class: Callable[[object], str] | None = None) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
-    rows = []
-    for key, row in frame.iterrows():
-        cls = f' class="{row_class(key)}"' if row_class and row_class(key) else ""
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
-        rows.append(f"<tr{cls}><td>{html.escape(str(key))}</td>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return "" if pd.isna(value) else f"{value:.4f}" if abs(value) < 10 else f"{value:,.0f}"
-    return str(value)
 
 
 def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +87,10 @@ def _drift_section(manifest: dict | None, scores_dir: Path) -> list[str]:
         f"{html.escape(drift['status'])}</span>, score PSI {drift['score_psi']:.3f}.</p>"
     )
     psi = pd.Series(drift["input_psi"], name="PSI").sort_values(ascending=False).head(10)
-    parts.append(_table(psi.to_frame().rename_axis("input")))
+    parts.append(html_table(psi.to_frame().rename_axis("input")))
     plot = partition(scores_dir, manifest["as_of_date"]) / DRIFT_PLOT
     if plot.exists():
-        parts.append(_img(plot, "Population stability index per input (training vs scored)"))
+        parts.append(img(plot, "Population stability index per input (training vs scored)"))
     return parts
 
 
@@ -152,9 +116,9 @@ def _fairness_section(run: Path) -> list[str]:
             f"{a} = {g}" for a, g in table.loc[adverse, ["attribute", "group"]].to_numpy()
         )
         parts.append(f"<p class='alert'>Adverse impact under the four-fifths rule: {groups}</p>")
-    parts.append(_table(table.set_index("attribute")))
+    parts.append(html_table(table.set_index("attribute")))
     if (run / FAIRNESS_PLOT).exists():
-        parts.append(_img(run / FAIRNESS_PLOT, "Calibration and adverse-impact ratio by group"))
+        parts.append(img(run / FAIRNESS_PLOT, "Calibration and adverse-impact ratio by group"))
     return parts
 
 
@@ -179,7 +143,7 @@ def _monitoring_section(root: Path) -> list[str]:
         )
         plot = migrations[-1].parent / "migration.png"
         if plot.exists():
-            parts.append(_img(plot, "Grade migration from the previous night"))
+            parts.append(img(plot, "Grade migration from the previous night"))
     if backtests:
         rows = {}
         for path in backtests:
@@ -194,7 +158,7 @@ def _monitoring_section(root: Path) -> list[str]:
                 "calibration slope": b["calibration_slope"],
             }
         table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("scored night")
-        parts += ["<p>Backtests against matured outcomes:</p>", _table(table)]
+        parts += ["<p>Backtests against matured outcomes:</p>", html_table(table)]
     return parts
 
 
@@ -227,13 +191,10 @@ def build_report(
         explain()
     with tempfile.TemporaryDirectory(prefix="delinq-report-") as tmp:
         run = tracking.download_run(run_id, Path(tmp))
-        page = _page(cfg, name, version, run_id, run)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_card(build_card(cfg, f"models:/{name}/{version}"), out.parent)  # linked from the page
-    staging = out.with_name(f".{out.name}.tmp")
-    staging.write_text(page, encoding="utf-8")
-    os.replace(staging, out)
-    return out
+        text = _page(cfg, name, version, run_id, run)
+        card = build_card(cfg, f"models:/{name}/{version}", run)  # the run, downloaded once
+    write_card(card, out.parent)  # linked from the page
+    return write_page(out, text)
 
 
 def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
@@ -248,23 +209,23 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         "<h2>Model comparison (cross-validation, mean ± std over folds)</h2>",
         f"<p>Model card (data, inputs, limits, fairness, promotion record, personal "
         f"information): <a href='{CARD_HTML}'>{CARD_HTML}</a>, written beside this page.</p>",
-        _table(comparison_table(comparison), lambda k: "champion" if k == champion else ""),
+        html_table(comparison_table(comparison), lambda k: "champion" if k == champion else ""),
         *_significance(info),
     ]
-    curves = [_img(run / f, c) for f, c in CURVES.items() if (run / f).exists()]
+    curves = [img(run / f, c) for f, c in CURVES.items() if (run / f).exists()]
     # The three square curve plots side by side; the wide KS and confusion panels below.
     parts += ["<div class='grid'>", *curves[:3], "</div>", *curves[3:]]
     selection = run / "champion_feature_selection.csv"
     if selection.exists():
         report = pd.read_csv(selection).set_index("feature")
-        parts += ["<h2>Feature selection (champion)</h2>", _table(report)]
+        parts += ["<h2>Feature selection (champion)</h2>", html_table(report)]
     parts += _fairness_section(run)
     explain = run / "explain"
     parts.append("<h2>What drives the score (SHAP)</h2>")
     if (explain / "shap_importance.csv").exists():
         importance = pd.read_csv(explain / "shap_importance.csv").set_index("label")
-        parts.append(_table(importance[["mean_abs_shap"]].head(15)))
-        parts += [_img(p, p.stem.replace("_", " ")) for p in sorted(explain.glob("*.png"))]
+        parts.append(html_table(importance[["mean_abs_shap"]].head(15)))
+        parts += [img(p, p.stem.replace("_", " ")) for p in sorted(explain.glob("*.png"))]
     else:
         parts.append("<p class='muted'>No explanations yet: run <code>delinq explain</code>.</p>")
     portfolio = run / "portfolio"
@@ -272,13 +233,9 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         parts.append("<h2>Portfolio: aging and roll rates</h2>")
         rates = portfolio / "roll_rates.csv"
         if rates.exists():
-            parts.append(_table(pd.read_csv(rates, index_col=0)))
-        parts += [_img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
+            parts.append(html_table(pd.read_csv(rates, index_col=0)))
+        parts += [img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
     parts += _drift_section(latest_manifest(cfg.scoring.output_dir), cfg.scoring.output_dir)
     parts += _monitoring_section(cfg.monitor.output_dir)
     body = "\n".join(parts)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(name)} v{html.escape(str(version))}: model report</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
-    )
+    return page(f"{name} v{version}: model report", body)

@@ -9,6 +9,7 @@ accounts, so it stays in the local output folder.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,6 @@ def _publish(root: Path, day: str, write) -> Path:
         try:
             write(staging)
         except BaseException:
-            import shutil
-
             shutil.rmtree(staging, ignore_errors=True)
             raise
         final = partition(root, day)

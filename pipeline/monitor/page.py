@@ -8,10 +8,8 @@ page has no scripts, like the report.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -21,16 +19,8 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.monitor.job import MonitorError
 from delinq.pipeline.plotting import new_figure, save
 from delinq.pipeline.score.publish import MANIFEST_FILE, SCORES_FILE, partition, published_dates
-
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h2 { border-bottom: 2px solid #ddd; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; } .red { color: #b00; font-weight: 600; } .amber { color: #c70; }
-.green { color: #080; } .muted { color: #666; }
-"""
+from delinq.pipeline.webpage import img, page, write_page
+from delinq.pipeline.webpage import table as html_table
 
 
 def nights_table(scores: Path, nights: int, grades: list[str]) -> pd.DataFrame:
@@ -118,18 +108,14 @@ def monitoring_page(cfg: Config, scores: Path, nights: int, out: Path) -> Path:
     backtests = _summaries(cfg.monitor.output_dir / "backtests")
     with tempfile.TemporaryDirectory(prefix="delinq-page-") as tmp:
         charts = _charts(table, migration.reindex(table.index).dropna(how="all"), Path(tmp), grades)
-        images = [
-            f'<figure><img alt="{html.escape(c)}" src="data:image/png;base64,'
-            f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
-            for p, c in charts
-        ]
+        images = [img(path, caption) for path, caption in charts]
     shown = table[["read", "scored", "reject_rate", "score_psi", "drift"]]
     parts = [
         f"<h1>Nightly monitoring: the last {len(table)} nights</h1>",
         f"<p class='muted'>Scores under {html.escape(str(scores))}; "
         f"{html.escape(table.index[0])} to {html.escape(table.index[-1])}.</p>",
         "<h2>Volumes, rejects and drift</h2>",
-        _table(shown),
+        html_table(shown),
         *images,
         "<h2>Backtests</h2>",
     ]
@@ -137,27 +123,6 @@ def monitoring_page(cfg: Config, scores: Path, nights: int, out: Path) -> Path:
         parts.append("<p class='muted'>No backtest yet: run <code>delinq backtest</code>.</p>")
     else:
         cols = [c for c in ("light", "matured", "bad_rate", "mean_pd", "auc") if c in backtests]
-        parts.append(_table(backtests[cols], light="light"))
-    body = "\n".join(parts)
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Nightly monitoring</title><style>{STYLE}</style></head><body>{body}</body></html>"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.tmp")
-    staging.write_text(page, encoding="utf-8")
-    os.replace(staging, out)
-    return out
-
-
-def _table(frame: pd.DataFrame, light: str | None = None) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
-    rows = []
-    for key, row in frame.iterrows():
-        cells = []
-        for col, value in row.items():
-            text = f"{value:.4f}" if isinstance(value, float) else str(value)
-            cls = f" class='{value}'" if col == light else ""
-            cells.append(f"<td{cls}>{html.escape(text)}</td>")
-        rows.append(f"<tr><td>{html.escape(str(key))}</td>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        lights = lambda column, value: value if column == "light" else ""  # noqa: E731
+        parts.append(html_table(backtests[cols], cell_class=lights))
+    return write_page(out, page("Nightly monitoring", "\n".join(parts)))
