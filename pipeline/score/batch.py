@@ -327,19 +327,23 @@ class BatchScorer:
         reason_columns = self.schema.names[len(SCORES_SCHEMA) :]
         if self.explainer is not None:
             frame = self._frame(numeric, cats) if frame is None else frame
-            rows = np.arange(n)
-            if self.cfg.explain.reasons_for == "actioned":  # the rows something happens to
+            if self.cfg.explain.reasons_for == "all":
+                values = self.explainer.contributions(Z)
+                codes = self.explainer.reason_codes(values, frame, self.top_k, feats)
+                columns |= {c: pa.array(codes[c].to_numpy(), pa.string()) for c in reason_columns}
+            else:  # "actioned": only the rows something happens to
                 rows = np.flatnonzero(plan["action"].to_numpy() != "none")
-            codes = self.explainer.reason_codes(
-                self.explainer.contributions(Z[rows]),
-                frame.iloc[rows],
-                self.top_k,
-                None if feats is None else feats.iloc[rows],
-            )
-            for c in reason_columns:
-                full = np.full(n, None, dtype=object)
-                full[rows] = codes[c].to_numpy()
-                columns[c] = pa.array(full, pa.string())
+                full = {c: np.full(n, None, dtype=object) for c in reason_columns}
+                if len(rows):
+                    codes = self.explainer.reason_codes(
+                        self.explainer.contributions(Z[rows]),
+                        frame.iloc[rows],
+                        self.top_k,
+                        None if feats is None else feats.iloc[rows],
+                    )
+                    for c in reason_columns:
+                        full[c][rows] = codes[c].to_numpy()
+                columns |= {c: pa.array(v, pa.string()) for c, v in full.items()}
         else:
             columns |= {c: pa.nulls(n, pa.string()) for c in reason_columns}
         self._count(numeric, cats, p, stats)
