@@ -130,3 +130,19 @@ def test_one_module_owns_mlflow():
         if any(m.split(".")[0] == "mlflow" for m in _runtime_imports(tree))
     )
     assert owners == ["delinq.pipeline.registry.tracking"]
+
+
+def test_every_package_folder_is_installed() -> None:
+    """A wheel holds only the packages pyproject lists: a folder missing there imports from a
+    checkout (editable install) but not from an installed copy."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    folders = {
+        ".".join(("delinq", *init.parent.relative_to(REPO).parts))
+        for folder in FOLDERS
+        for init in (REPO / folder).rglob("__init__.py")
+    }
+    assert folders <= listed, f"add to [tool.setuptools] packages: {sorted(folders - listed)}"
