@@ -12,8 +12,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-FAMILIES = ("logreg", "svm", "random_forest", "xgboost")
-Family = Literal["logreg", "svm", "random_forest", "xgboost"]
+FAMILIES = ("logreg", "svm", "random_forest", "xgboost", "scorecard")
+Family = Literal["logreg", "svm", "random_forest", "xgboost", "scorecard"]
+# The direction an input moves the risk: declared for monotone binning and monotone trees.
+Direction = Literal["increasing", "decreasing", "peak", "valley"]
 ParamValue = float | int | str | bool | None
 
 
@@ -222,6 +224,13 @@ PARAM_RULES: dict[str, dict] = {
         "patience": _number(1, whole=True),
         "depth_candidates": _one_of(None),  # a list cannot be set here; null turns it off
     },
+    "scorecard": {
+        "C": _number(0, open_low=True),
+        "max_iter": _number(1, whole=True),
+        "max_bins": _number(2, 100, whole=True),
+        "min_bin_share": _number(0, 0.5, open_low=True),
+        "min_iv": _number(0),
+    },
 }
 
 
@@ -267,6 +276,16 @@ class ModelsConfig(_Strict):
     svm: FamilyConfig = FamilyConfig()
     random_forest: FamilyConfig = FamilyConfig()
     xgboost: FamilyConfig = FamilyConfig()
+    scorecard: FamilyConfig = FamilyConfig()
+    # Input -> the direction it moves the risk (PAY_0: increasing, LIMIT_BAL: decreasing).
+    # The scorecard bins follow it (peak and valley too; others are detected per fold);
+    # XGBoost is constrained by the increasing and decreasing ones (models/boosting.py).
+    monotone: dict[str, Direction] = Field(default_factory=dict)
+    # XGBoost also keeps the risk from falling as the derived delinquency features rise
+    # (months late, worst bucket: delinq.features.history.RISK_RISES_WITH).
+    monotone_history: bool = True
+    # Input -> values with a meaning of their own (-1: no account): own scorecard bins.
+    special_values: dict[str, list[float]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _params_known_and_valid(self) -> ModelsConfig:

@@ -27,7 +27,8 @@ ALLOWED = {
     "pipeline.explain": {"features", "models", "pipeline.config", "pipeline.book"}
     | {"pipeline.registry", "pipeline.plotting"},
     "pipeline.train": {"features", "models", "pipeline.config", "pipeline.book"}
-    | {"pipeline.registry", "pipeline.plotting", "pipeline.portfolio", "pipeline.explain"},
+    | {"pipeline.registry", "pipeline.plotting", "pipeline.portfolio", "pipeline.explain"}
+    | {"pipeline.webpage"},
     "pipeline.score": {"features", "models", "pipeline.config", "pipeline.registry"}
     | {"pipeline.plotting", "pipeline.portfolio", "pipeline.explain", "pipeline.book"},
     "pipeline.report": {"models", "pipeline.config", "pipeline.registry", "pipeline.score"}

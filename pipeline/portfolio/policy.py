@@ -234,14 +234,17 @@ def collection_plan(
     cfg: Config,
     policy: Policy,
     feats: pd.DataFrame | None = None,
+    points: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Points, grade, DPD bucket, segment, action and priority for each scored account.
 
     The one function the nightly scorer calls after predicting ``pd_`` for ``frame``.
-    ``feats`` are the derived history features, if already computed.
+    ``feats`` are the derived history features, if already computed. ``points`` are given by
+    a scorecard model (the sum of its points table); otherwise they follow from ``pd_``.
     """
     sc = cfg.scorecard
-    points = score_points(pd_, sc.base_score, sc.base_odds, sc.pdo)
+    if points is None:
+        points = score_points(pd_, sc.base_score, sc.base_odds, sc.pdo)
     grades = risk_grade(points, sc.bands)
     history = cfg.data.history
     if history is None:

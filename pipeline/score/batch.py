@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from delinq.features.cleaning import coerce_types
 from delinq.features.history import derive_history, history_feature_names
+from delinq.models.points_card import is_scorecard, points_card
 from delinq.pipeline.config import Config
 from delinq.pipeline.explain.explainer import ExplainError, ModelExplainer
 from delinq.pipeline.portfolio.policy import collection_plan, load_policy
@@ -178,6 +179,11 @@ class BatchScorer:
         self.schema = scores_schema(self.top_k)
         self.set_duplicated(duplicated)
         self.lean = LeanModel.compile(model, self.numeric, self.categorical)
+        # A scorecard publishes the sum of its points table, which a person can check by hand.
+        sc = cfg.scorecard
+        self.card = (
+            points_card(model, sc.base_score, sc.base_odds, sc.pdo) if is_scorecard(model) else None
+        )
         self.lean_checked = False
         self._lock = threading.Lock()
         self.reasons = reasons
@@ -307,8 +313,17 @@ class BatchScorer:
                 feats = derive_history(pd.DataFrame(numeric, columns=self.numeric), self.history)
             else:
                 feats = pd.DataFrame(derived, columns=history_feature_names(self.history))
+        points = None
+        if self.card is not None:
+            frame = self._frame(numeric, cats) if frame is None else frame
+            points = self.card.score(frame)
         plan = collection_plan(
-            pd.DataFrame(numeric, columns=self.numeric), p, self.plan_cfg, self.policy, feats
+            pd.DataFrame(numeric, columns=self.numeric),
+            p,
+            self.plan_cfg,
+            self.policy,
+            feats,
+            points,
         )
         columns = {
             "id": ids,

@@ -16,9 +16,16 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from delinq.features.cleaning import OutlierCapper
-from delinq.features.history import history_feature_names, history_transformer
+from delinq.features.history import (
+    RISK_RISES_WITH,
+    history_feature_names,
+    history_transformer,
+)
 from delinq.features.selection import FeatureSelector
+from delinq.models.binning import MonotoneWoE
 from delinq.models.candidates import (
+    DEFAULTS,
+    SCORECARD_BINNING,
     TREE_FAMILIES,
     make_classifier,
     reference_classifier,
@@ -113,6 +120,20 @@ def reference_pipeline(columns: Columns, seed: int = 0) -> Pipeline:
     return Pipeline([("preprocess", encode), ("clf", reference_classifier(seed))])
 
 
+def tree_constraints(cfg: Config) -> dict[str, int]:
+    """Input -> +1 (risk only rises with it) or -1 (only falls), for XGBoost.
+
+    The declared ``models.monotone`` directions (peak and valley are for the scorecard's bins
+    only) and, with ``models.monotone_history``, the derived delinquency features.
+    """
+    signs = {"increasing": 1, "decreasing": -1}
+    out = {}
+    if cfg.data.history is not None and cfg.models.monotone_history:
+        out = dict.fromkeys(RISK_RISES_WITH, 1)
+    out |= {name: signs[d] for name, d in cfg.models.monotone.items() if d in signs}
+    return out
+
+
 def sampler(cfg: ImbalanceConfig, seed: int):
     """The imbalanced-learn sampler for ``cfg.method``, or ``None``."""
     kinds = {"smote": SMOTE, "random_under": RandomUnderSampler, "random_over": RandomOverSampler}
@@ -133,6 +154,8 @@ def build_pipeline(
 
     ``n_rows`` is how many rows it will be fitted on (size-dependent defaults).
     """
+    if family == "scorecard":
+        return scorecard_pipeline(cfg, columns, positive_weight)
     steps = []
     numeric = list(columns.numeric)
     if cfg.data.history is not None:
@@ -144,21 +167,20 @@ def build_pipeline(
     if resample is not None:
         steps.append(("resample", resample))
     sel = cfg.selection
-    steps.append(
-        (
-            "select",
-            FeatureSelector(
-                chi2=sel.chi2,
-                chi2_max_p=sel.chi2_max_p,
-                pearson=sel.pearson,
-                min_target_corr=sel.min_target_corr,
-                max_inter_corr=sel.max_inter_corr,
-                tree_importance=sel.tree_importance,
-                min_importance_share=sel.min_importance_share,
-                random_state=cfg.seed,
-            ),
-        )
+    selector = FeatureSelector(
+        chi2=sel.chi2,
+        chi2_max_p=sel.chi2_max_p,
+        pearson=sel.pearson,
+        min_target_corr=sel.min_target_corr,
+        max_inter_corr=sel.max_inter_corr,
+        tree_importance=sel.tree_importance,
+        min_importance_share=sel.min_importance_share,
+        random_state=cfg.seed,
     )
+    constraints = tree_constraints(cfg) if family == "xgboost" else {}
+    if constraints:  # the classifier finds its constrained columns by name after selection
+        selector.set_output(transform="pandas")
+    steps.append(("select", selector))
     family_cfg = getattr(cfg.models, family)
     clf = make_classifier(
         family,
@@ -168,8 +190,37 @@ def build_pipeline(
         seed=cfg.seed,
         n_rows=n_rows,
     )
+    if constraints:
+        clf.set_params(monotone=constraints)
     steps.append(("clf", clf))
     return Pipeline(steps, memory=memory)
+
+
+def scorecard_pipeline(cfg: Config, columns: Columns, positive_weight: float = 1.0) -> Pipeline:
+    """Monotone WoE bins of the inputs and history features, then a logistic regression.
+
+    The derived history features are binned too: on Taiwan they lift the card from 0.767 to
+    0.778 CV AUC (docs/benchmarks.md). No resampling (synthetic rows would carry WoE values no
+    bin has) and no selection step: the bins' information value selects.
+    """
+    params = {**DEFAULTS["scorecard"], **cfg.models.scorecard.params}
+    woe = MonotoneWoE(
+        categorical=list(columns.categorical),
+        trends=dict(cfg.models.monotone),
+        special_values={k: list(v) for k, v in cfg.models.special_values.items()},
+        **{k: params[k] for k in SCORECARD_BINNING},
+    )
+    clf = make_classifier(
+        "scorecard",
+        cfg.models.scorecard.params,
+        class_weight=cfg.imbalance.method == "class_weight",
+        positive_weight=positive_weight,
+        seed=cfg.seed,
+    )
+    steps = [("woe", woe), ("clf", clf)]
+    if cfg.data.history is not None:
+        steps.insert(0, ("features", history_step(cfg.data.history, columns)))
+    return Pipeline(steps)
 
 
 def build_estimator(

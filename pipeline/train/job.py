@@ -49,6 +49,7 @@ from delinq.pipeline.train.fairness import (
 )
 from delinq.pipeline.train.plots import comparison_plots
 from delinq.pipeline.train.provenance import provenance_tags
+from delinq.pipeline.train.scorecard import SCORECARD, card_of, refit_card, write_card
 
 
 class Reporter:
@@ -531,6 +532,14 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         weight = positive_weight(dataset)
         model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
         champion_files = _selection_files(model, out_dir)
+        if SCORECARD in families:
+            reporter.stage("Scorecard: points table, information values and SQL export")
+            if champion == SCORECARD:
+                card = card_of(model, cfg.scorecard)
+            else:
+                columns = Columns(dataset.numeric, dataset.categorical)
+                card = refit_card(cfg, columns, dataset.X, dataset.y, weight)
+            champion_files += write_card(card, out_dir, champion == SCORECARD, cfg.data.id)
         fairness, version_tags = None, {tracking.FEW_BADS_TAG: few} if few else {}
         if dataset.protected is not None:
             reporter.stage("Fairness: the champion's out-of-fold PD by protected group")

@@ -19,7 +19,7 @@ def test_defaults_describe_the_simulated_book():
     cfg = load_config(None)
     assert cfg.data.target == "default_next_month"
     assert cfg.data.history is not None and cfg.data.history.status[0] == "PAY_0"
-    assert cfg.models.families == ["logreg", "svm", "random_forest", "xgboost"]
+    assert cfg.models.families == ["logreg", "svm", "random_forest", "xgboost", "scorecard"]
 
 
 def test_unknown_key_names_key_and_file(tmp_path):
