@@ -30,6 +30,17 @@ STATUS_FEATURES = (
     "cure",
     "status_trend",
 )
+# Features more months late can only make riskier: the trees' default monotone constraints
+# (models.monotone_history), so no loan's risk falls as it falls further behind.
+RISK_RISES_WITH = (
+    "dpd_bucket",
+    "worst_bucket_3m",
+    "worst_bucket_all",
+    "months_delinquent",
+    "consecutive_delinquent",
+    "status_mean",
+    "status_max",
+)
 BALANCE_FEATURES = ("balance_trend",)
 LIMIT_FEATURES = ("util_latest", "util_mean", "util_max", "util_trend")
 PAYMENT_FEATURES = (

@@ -21,6 +21,10 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
     ``max_depth``, and keeps the one with the lower validation log-loss: the same split that
     counts the trees says whether the table wants shallow additive trees or deep interactions.
 
+    ``monotone`` maps an input's name to +1 (the risk may only rise with it) or -1 (only
+    fall); XGBoost's ``monotone_constraints`` are set from it for the columns ``fit`` is given,
+    by name, so a column that selection dropped is simply not constrained.
+
     Attributes
     ----------
     best_n_estimators_ : int
@@ -35,15 +39,26 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
         validation_fraction: float = 0.15,
         patience: int = 50,
         depth_candidates: tuple[int, ...] | None = None,
+        monotone: dict[str, int] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.depth_candidates = depth_candidates
+        self.monotone = monotone
 
     def fit(self, X, y, **kwargs):
         """Choose the number of trees (and depth) on a validation split, then fit on every row."""
+        if self.monotone:
+            names = [str(c) for c in getattr(X, "columns", [])]
+            if not names:
+                raise ValueError("monotone constraints need named columns (a DataFrame)")
+            signs = [int(self.monotone.get(name, 0)) for name in names]
+            self.set_params(monotone_constraints="(" + ",".join(map(str, signs)) + ")")
+            # The booster gets positions, not names: XGBoost refuses names with "<" or "["
+            # (one-hot levels such as "... < 0 DM"), and scoring hands it arrays.
+            X = X.to_numpy(dtype=float)
         cap, depth = self.n_estimators, self.max_depth
         if not self.validation_fraction:
             super().fit(X, y, **kwargs)
@@ -71,6 +86,6 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
     def get_xgb_params(self) -> dict:
         """The booster's parameters, without this wrapper's own."""
         params = super().get_xgb_params()
-        for own in ("validation_fraction", "patience", "depth_candidates"):
+        for own in ("validation_fraction", "patience", "depth_candidates", "monotone"):
             params.pop(own, None)
         return params
