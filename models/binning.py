@@ -159,6 +159,33 @@ def _merge_small(groups: list[list[int]], count: np.ndarray, bads: np.ndarray, m
     return groups
 
 
+def _nice_cut(lo: float, hi: float) -> float:
+    """The number with the fewest significant digits strictly between ``lo`` and ``hi``."""
+    mid = (lo + hi) / 2
+    for digits in range(-15, 18):
+        q = round(mid, digits)
+        if lo < q < hi:
+            return float(q)
+    return float(mid)
+
+
+def _between_values(cuts: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Each cut moved to a short number strictly between the training values around it.
+
+    No training value then sits on a cut, so an engine that reads values or cuts with a few
+    digits less precision (PMML, SQL drivers) still puts every value in the same bin; and the
+    card reads "< 1.5" rather than "< 1.0000000000000002".
+    """
+    # Values a few ulps apart (one ratio computed two ways) count as one value.
+    seen = np.unique([float(f"{v:.12g}") for v in seen])
+    out = cuts.copy()
+    for i, cut in enumerate(cuts):
+        above = np.searchsorted(seen, cut, side="left")  # first value >= cut
+        if 0 < above < len(seen):
+            out[i] = _nice_cut(seen[above - 1], seen[above])
+    return out
+
+
 def _number_label(lo: float, hi: float) -> str:
     def fmt(v: float) -> str:
         return f"{v:g}"
@@ -272,8 +299,11 @@ class MonotoneWoE(TransformerMixin, BaseEstimator):
                     groups.append([k])
             groups = _merge_small(groups, count, bads, minimum)
             cuts = np.array([cuts[g[0] - 1] for g in groups[1:]], dtype=float)
-            count = np.array([count[g].sum() for g in groups])
-            bads = np.array([bads[g].sum() for g in groups])
+            cuts = _between_values(cuts, np.unique(xr))
+            # Counted again at the final cuts: the table states what bin_of will do.
+            final = np.searchsorted(cuts, xr, side="right")
+            count = np.bincount(final, minlength=len(cuts) + 1).astype(float)
+            bads = np.bincount(final, weights=yr, minlength=len(cuts) + 1)
         elif trend == "auto":
             trend = "ascending"
         edges = np.concatenate([[-np.inf], cuts, [np.inf]])
@@ -312,12 +342,18 @@ class MonotoneWoE(TransformerMixin, BaseEstimator):
             col, "categorical", "none", np.empty(0), levels, [], labels, count, bads, woe
         )
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The WoE of every kept input's bin."""
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """The WoE of every kept input's bin, one column per kept input (in ``kept_`` order).
+
+        An array, as the other families' last steps give: the regression then takes the
+        explainer's and the scorer's arrays without a feature-name warning.
+        """
         check_is_fitted(self, "bins_")
         X = pd.DataFrame(X)
-        out = {c: self.bins_[c].woe[self.bins_[c].bin_of(X[c])] for c in self.kept_}
-        return pd.DataFrame(out, index=X.index)
+        out = np.empty((len(X), len(self.kept_)))
+        for j, c in enumerate(self.kept_):
+            out[:, j] = self.bins_[c].woe[self.bins_[c].bin_of(X[c])]
+        return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The kept inputs, in training order."""
@@ -325,7 +361,7 @@ class MonotoneWoE(TransformerMixin, BaseEstimator):
         return np.array(self.kept_, dtype=object)
 
     def set_output(self, *, transform=None):
-        """Output is always a DataFrame (accepted for scikit-learn's pipelines)."""
+        """Output is always an array (accepted for scikit-learn's pipelines)."""
         return self
 
     def table(self) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.reference import ScoringReference, read_reference
 from delinq.pipeline.train.fairness import FAIRNESS_FILE, FOUR_FIFTHS
+from delinq.pipeline.train.scorecard import TABLE_CSV
 from delinq.pipeline.webpage import fmt, page
 from delinq.pipeline.webpage import table as html_table
 
@@ -117,7 +118,7 @@ def build_card(cfg: Config, model_uri: str, run_files: Path | None = None) -> Ca
         reference = read_reference(model_dir / tracking.EXTRA_FILES)
         tables = {
             f: pd.read_csv(files / f)
-            for f in ("comparison.csv", FAIRNESS_FILE, "champion_feature_selection.csv")
+            for f in ("comparison.csv", FAIRNESS_FILE, "champion_feature_selection.csv", TABLE_CSV)
             if (files / f).exists()
         }
     facts = _Facts(cfg, name, version, info, run, reference, tables)
@@ -129,6 +130,7 @@ def build_card(cfg: Config, model_uri: str, run_files: Path | None = None) -> Ca
             facts.data(),
             facts.inputs(),
             facts.performance(),
+            *([facts.scorecard()] if facts.family == "scorecard" else []),
             facts.fairness(),
             facts.limits(),
             facts.change_control(),
@@ -273,6 +275,21 @@ class _Facts:
                 f"p = {metrics['champion_vs_runner_up_p']:.3f}."
             )
         return Section("Performance", blocks)
+
+    def scorecard(self) -> Section:
+        table = self.tables.get(TABLE_CSV)
+        if table is None:
+            return Section("Scorecard", ["The run kept no points table."])
+        return Section(
+            "Scorecard",
+            [
+                "The model is a points table: a loan's score is the base plus the points of its "
+                "bin in every input, and the nightly job publishes exactly that sum. Bins of a "
+                "numeric input have bad rates that run one way (monotone); missing and special "
+                "values have bins of their own. The same card as SQL: scorecard.sql in the run.",
+                table,
+            ],
+        )
 
     def fairness(self) -> Section:
         table = self.tables.get(FAIRNESS_FILE)

@@ -23,6 +23,7 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
 from delinq.pipeline.train.fairness import FAIRNESS_FILE, FAIRNESS_PLOT, FOUR_FIFTHS
+from delinq.pipeline.train.scorecard import IV_PLOT, SQL_FILE, TABLE_CSV
 from delinq.pipeline.webpage import img, page, write_page
 from delinq.pipeline.webpage import table as html_table
 
@@ -122,6 +123,26 @@ def _fairness_section(run: Path) -> list[str]:
     return parts
 
 
+def _scorecard_section(run: Path, champion: str) -> list[str]:
+    """The scorecard family's points table and IV ranking, when the run trained it."""
+    if not (run / TABLE_CSV).exists():
+        return []
+    table = pd.read_csv(run / TABLE_CSV)
+    whose = (
+        "the champion's own (its published points are these sums)"
+        if champion == "scorecard"
+        else "the scorecard family refitted on every row, uncalibrated, beside the champion"
+    )
+    return [
+        "<h2>Scorecard: points per input and bin</h2>",
+        f"<p>The card is {whose}. A loan's score is the base plus its bin's points in every "
+        f"input; <code>{SQL_FILE}</code> in the MLflow run scores a table with the same "
+        "points in SQL.</p>",
+        img(run / IV_PLOT, "Scorecard inputs by information value"),
+        html_table(table.set_index("input")),
+    ]
+
+
 def _monitoring_section(root: Path) -> list[str]:
     """The latest night-over-night migration and every backtest, when they were run."""
     parts = ["<h2>Monitoring: migration and backtests</h2>"]
@@ -219,6 +240,7 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
     if selection.exists():
         report = pd.read_csv(selection).set_index("feature")
         parts += ["<h2>Feature selection (champion)</h2>", html_table(report)]
+    parts += _scorecard_section(run, champion)
     parts += _fairness_section(run)
     explain = run / "explain"
     parts.append("<h2>What drives the score (SHAP)</h2>")

@@ -49,7 +49,7 @@ from delinq.pipeline.train.fairness import (
 )
 from delinq.pipeline.train.plots import comparison_plots
 from delinq.pipeline.train.provenance import provenance_tags
-from delinq.pipeline.train.scorecard import SCORECARD, card_of, refit_card, write_card
+from delinq.pipeline.train.scorecard import SCORECARD, card_of, refit_card, write_scorecard
 
 
 class Reporter:
@@ -539,7 +539,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             else:
                 columns = Columns(dataset.numeric, dataset.categorical)
                 card = refit_card(cfg, columns, dataset.X, dataset.y, weight)
-            champion_files += write_card(card, out_dir, champion == SCORECARD, cfg.data.id)
+            champion_files += write_scorecard(card, out_dir, champion == SCORECARD, cfg.data.id)
         fairness, version_tags = None, {tracking.FEW_BADS_TAG: few} if few else {}
         if dataset.protected is not None:
             reporter.stage("Fairness: the champion's out-of-fold PD by protected group")

@@ -1,5 +1,5 @@
 """The scorecard family's printable card in every run that trains it: points table, IV ranking,
-a chart and the SQL that scores a table with it.
+a chart, and the SQL query and PMML document that score a table with it.
 
 The champion's own card when the scorecard won (its calibration folded into the points, so
 the card's sums are the points ``delinq score`` publishes); otherwise the scorecard refitted on
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from delinq.models.points_card import PointsCard, points_card
+from delinq.models.scorecard_pmml import scorecard_pmml
 from delinq.models.scorecard_sql import scorecard_sql
 from delinq.pipeline.config import Config, ScorecardConfig
 from delinq.pipeline.plotting import new_figure, save
@@ -23,6 +24,7 @@ from delinq.pipeline.webpage import page, table, write_page
 SCORECARD = "scorecard"
 TABLE_CSV, TABLE_HTML = "scorecard_table.csv", "scorecard_table.html"
 IV_CSV, IV_PLOT, SQL_FILE = "scorecard_iv.csv", "scorecard_iv.png", "scorecard.sql"
+PMML_FILE = "scorecard.pmml"
 # The table name the exported query reads; replace it with the book's own.
 SQL_TABLE = "loans"
 
@@ -55,7 +57,7 @@ def iv_plot(iv: pd.Series, kept: list[str], path: Path, top: int = 25) -> Path:
     return save(fig, path)
 
 
-def write_card(
+def write_scorecard(
     card: PointsCard, out_dir: Path, calibrated: bool, id_column: str | None
 ) -> list[Path]:
     """The card's table (CSV, HTML), IV ranking (CSV, chart) and SQL query, in ``out_dir``."""
@@ -90,12 +92,14 @@ def write_card(
         + scorecard_sql(card, SQL_TABLE, id_column)
         + ";\n"
     )
+    (out_dir / PMML_FILE).write_text(scorecard_pmml(card), encoding="utf-8")
     return [
         out_dir / TABLE_CSV,
         out_dir / TABLE_HTML,
         out_dir / IV_CSV,
         iv_plot(iv, kept, out_dir / IV_PLOT),
         out_dir / SQL_FILE,
+        out_dir / PMML_FILE,
     ]
 
 

@@ -19,7 +19,14 @@ from delinq.pipeline.score.local import score_book
 from delinq.pipeline.score.publish import SCORES_FILE
 from delinq.pipeline.train.estimator import Columns, scorecard_pipeline
 from delinq.pipeline.train.job import train
-from delinq.pipeline.train.scorecard import IV_PLOT, SQL_FILE, SQL_TABLE, TABLE_CSV, card_of
+from delinq.pipeline.train.scorecard import (
+    IV_PLOT,
+    PMML_FILE,
+    SQL_FILE,
+    SQL_TABLE,
+    TABLE_CSV,
+    card_of,
+)
 from tests.conftest import one_family_config
 
 pytestmark = pytest.mark.slow
@@ -70,7 +77,7 @@ def _sql_points(card, inputs: pd.DataFrame, ids: pd.Series, query: str, engine: 
 def test_run_writes_the_card_with_monotone_bins(env):
     cfg, result, _, _ = env
     assert result.champion == "scorecard"
-    for name in (TABLE_CSV, SQL_FILE, IV_PLOT, "scorecard_table.html"):
+    for name in (TABLE_CSV, SQL_FILE, PMML_FILE, IV_PLOT, "scorecard_table.html"):
         assert (result.output_dir / name).exists(), name
     table = pd.read_csv(result.output_dir / TABLE_CSV)
     assert table.loc[0, "input"] == "(base)"
@@ -105,6 +112,13 @@ def test_published_points_are_the_card_sums_and_the_sql_agrees(env, tmp_path):
     for engine in ("sqlite", "duckdb"):
         got = _sql_points(card, inputs, ids, query.rstrip().rstrip(";"), engine)
         assert (got.loc[ids].to_numpy() != by_card.to_numpy()).sum() == 0, engine
+    # The PMML document, read back from the run's file, in a PMML engine (PyPMML, on the JVM).
+    from pypmml import Model
+
+    pmml = Model.fromFile(str(result.output_dir / PMML_FILE))
+    head = inputs[list(card.points)].iloc[:5_000]
+    by_pmml = pmml.predict(head)["points"].to_numpy()
+    assert (by_pmml != by_card.to_numpy()[:5_000]).sum() == 0
     # A row scored alone gets the points it gets in the batch.
     for i in (0, 7, 123):
         assert card.score(X.iloc[[i]])[0] == by_card.iloc[i]
@@ -132,3 +146,15 @@ def test_every_training_fold_keeps_the_declared_directions(env):
             rate = b.bads[: b.n_regular] / b.count[: b.n_regular]
             assert b.trend == ("ascending" if sign > 0 else "descending")
             assert (sign * np.diff(rate) > 0).all(), col
+
+
+def test_report_and_model_card_show_the_points_table(env, tmp_path):
+    from delinq.pipeline.card import CARD_MD
+    from delinq.pipeline.report import build_report
+
+    cfg, result, _, _ = env
+    out = build_report(cfg, URI, tmp_path / "report.html")
+    page = out.read_text()
+    assert "Scorecard: points per input and bin" in page and "(base)" in page
+    card = (tmp_path / CARD_MD).read_text()
+    assert "## Scorecard" in card and "PAY_0" in card
