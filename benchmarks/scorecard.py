@@ -64,10 +64,10 @@ def parity_part(rows: int = 100_000) -> dict:
 
     from delinq.features.cleaning import coerce_types
     from delinq.models.calibration import OOFCalibratedClassifier
+    from delinq.models.points_card import points_card
     from delinq.models.scorecard_pmml import scorecard_pmml
     from delinq.models.scorecard_sql import scorecard_sql
     from delinq.pipeline.train.estimator import Columns, scorecard_pipeline
-    from delinq.pipeline.train.scorecard import card_of
 
     results = {}
     for name in ("sim_default", "taiwan"):
@@ -75,7 +75,9 @@ def parity_part(rows: int = 100_000) -> dict:
         columns = Columns(data.numeric, data.categorical)
         model = OOFCalibratedClassifier(scorecard_pipeline(cfg, columns), cv=3)
         model.fit(data.X, data.y)
-        card = card_of(model, cfg.scorecard)
+        card = points_card(
+            model, cfg.scorecard.base_score, cfg.scorecard.base_odds, cfg.scorecard.pdo
+        )
         book = data.X.sample(rows, replace=True, random_state=0).reset_index(drop=True)
         book = _blank(book, ["LIMIT_BAL", "BILL_AMT1", "PAY_AMT1", "AGE"], seed=1)
         book = coerce_types(book, columns.numeric, columns.categorical)

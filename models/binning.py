@@ -61,9 +61,7 @@ class ColumnBins:
     @property
     def iv(self) -> float:
         """Information value: how far the bins' bad rates spread."""
-        goods = self.count - self.bads
-        g = (goods + _SMOOTH) / (goods.sum() + _SMOOTH * len(goods))
-        b = (self.bads + _SMOOTH) / (self.bads.sum() + _SMOOTH * len(goods))
+        g, b = _shares(self.count, self.bads)
         return float(((g - b) * self.woe).sum())
 
     def bin_of(self, values: pd.Series) -> np.ndarray:
@@ -86,9 +84,7 @@ class ColumnBins:
 
     def table(self) -> pd.DataFrame:
         """Per bin: label, count, bad rate, WoE and its share of the information value."""
-        goods = self.count - self.bads
-        g = (goods + _SMOOTH) / (goods.sum() + _SMOOTH * len(goods))
-        b = (self.bads + _SMOOTH) / (self.bads.sum() + _SMOOTH * len(goods))
+        g, b = _shares(self.count, self.bads)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(self.count > 0, self.bads / self.count, np.nan)
         return pd.DataFrame(
@@ -103,10 +99,16 @@ class ColumnBins:
         )
 
 
-def _woe(count: np.ndarray, bads: np.ndarray) -> np.ndarray:
+def _shares(count: np.ndarray, bads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each bin's share of the goods and of the bads (0.5 added to every count)."""
     goods = count - bads
     g = (goods + _SMOOTH) / (goods.sum() + _SMOOTH * len(goods))
     b = (bads + _SMOOTH) / (bads.sum() + _SMOOTH * len(goods))
+    return g, b
+
+
+def _woe(count: np.ndarray, bads: np.ndarray) -> np.ndarray:
+    g, b = _shares(count, bads)
     return np.log(g / b)
 
 

@@ -243,7 +243,7 @@ def train(
         "(5): the version is registered, with a warning, and never promoted.",
     ),
 ) -> None:
-    """Train and compare logistic regression, SVM, random forest and XGBoost; register the best.
+    """Train and compare logreg, SVM, random forest, XGBoost and a scorecard; register the best.
 
     Cross-validates the whole pipeline (features, cleaning, resampling, selection, model) per
     family, prints and saves the comparison, refits and calibrates the champion, logs all to

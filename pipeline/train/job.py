@@ -16,7 +16,10 @@ from delinq.models.calibration import OOFCalibratedClassifier
 from delinq.models.candidates import DEFAULTS, REFERENCE, REFERENCE_PARAMS
 from delinq.models.champion import PromotionDecision, choose_champion
 from delinq.models.fitted import fitted_pipeline
+from delinq.models.points_card import points_card
 from delinq.models.raw_input import RawInputClassifier
+from delinq.models.scorecard_pmml import scorecard_pmml
+from delinq.models.scorecard_sql import scorecard_sql
 from delinq.models.search import TunedClassifier, duplicate_groups
 from delinq.pipeline.book.io import Dataset
 from delinq.pipeline.config import Config
@@ -30,7 +33,12 @@ from delinq.pipeline.registry.reference import (
     schema_digest,
     write_reference,
 )
-from delinq.pipeline.train.estimator import Columns, build_estimator, reference_pipeline
+from delinq.pipeline.train.estimator import (
+    Columns,
+    build_estimator,
+    reference_pipeline,
+    scorecard_pipeline,
+)
 from delinq.pipeline.train.evaluate import (
     CVError,
     CVResult,
@@ -49,7 +57,7 @@ from delinq.pipeline.train.fairness import (
 )
 from delinq.pipeline.train.plots import comparison_plots
 from delinq.pipeline.train.provenance import provenance_tags
-from delinq.pipeline.train.scorecard import SCORECARD, card_of, refit_card, write_scorecard
+from delinq.pipeline.train.scorecard import SCORECARD, SQL_TABLE, write_scorecard
 
 
 class Reporter:
@@ -166,6 +174,20 @@ def fit_champion(
         # trees in whatever order they finish: PDs that differ in the last bit between runs.
         fitted_pipeline(model).set_params(clf__n_jobs=1)
     return model
+
+
+def scorecard_files(
+    cfg: Config, dataset: Dataset, champion: str, model, weight: float, out_dir: Path
+) -> list[Path]:
+    """The scorecard's card and exports: the champion's own when it won (calibration folded
+    into the points), else the family refitted on every row, uncalibrated, for validators."""
+    if champion != SCORECARD:
+        columns = Columns(dataset.numeric, dataset.categorical)
+        model = scorecard_pipeline(cfg, columns, weight).fit(dataset.X, dataset.y)
+    sc = cfg.scorecard
+    card = points_card(model, sc.base_score, sc.base_odds, sc.pdo)
+    sql = scorecard_sql(card, SQL_TABLE, cfg.data.id)
+    return write_scorecard(card, out_dir, champion == SCORECARD, sql, scorecard_pmml(card))
 
 
 def champion_fairness(
@@ -533,13 +555,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
         champion_files = _selection_files(model, out_dir)
         if SCORECARD in families:
-            reporter.stage("Scorecard: points table, information values and SQL export")
-            if champion == SCORECARD:
-                card = card_of(model, cfg.scorecard)
-            else:
-                columns = Columns(dataset.numeric, dataset.categorical)
-                card = refit_card(cfg, columns, dataset.X, dataset.y, weight)
-            champion_files += write_scorecard(card, out_dir, champion == SCORECARD, cfg.data.id)
+            reporter.stage("Scorecard: points table, information values, SQL and PMML")
+            champion_files += scorecard_files(cfg, dataset, champion, model, weight, out_dir)
         fairness, version_tags = None, {tracking.FEW_BADS_TAG: few} if few else {}
         if dataset.protected is not None:
             reporter.stage("Fairness: the champion's out-of-fold PD by protected group")

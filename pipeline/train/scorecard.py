@@ -9,17 +9,16 @@ every row, uncalibrated, for validators to read beside the champion.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from delinq.models.points_card import PointsCard, points_card
-from delinq.models.scorecard_pmml import scorecard_pmml
-from delinq.models.scorecard_sql import scorecard_sql
-from delinq.pipeline.config import Config, ScorecardConfig
 from delinq.pipeline.plotting import new_figure, save
-from delinq.pipeline.train.estimator import Columns, scorecard_pipeline
 from delinq.pipeline.webpage import page, table, write_page
+
+if TYPE_CHECKING:  # the card's type, for annotations: the report and card read only file names
+    from delinq.models.points_card import PointsCard
 
 SCORECARD = "scorecard"
 TABLE_CSV, TABLE_HTML = "scorecard_table.csv", "scorecard_table.html"
@@ -27,19 +26,6 @@ IV_CSV, IV_PLOT, SQL_FILE = "scorecard_iv.csv", "scorecard_iv.png", "scorecard.s
 PMML_FILE = "scorecard.pmml"
 # The table name the exported query reads; replace it with the book's own.
 SQL_TABLE = "loans"
-
-
-def card_of(model, sc: ScorecardConfig) -> PointsCard:
-    """The points card of a fitted scorecard model on the configured PDO scale."""
-    return points_card(model, sc.base_score, sc.base_odds, sc.pdo)
-
-
-def refit_card(
-    cfg: Config, columns: Columns, X: pd.DataFrame, y: pd.Series, weight: float
-) -> PointsCard:
-    """The scorecard family fitted on every row (uncalibrated), for its card."""
-    model = scorecard_pipeline(cfg, columns, weight).fit(X, y)
-    return card_of(model, cfg.scorecard)
 
 
 def iv_plot(iv: pd.Series, kept: list[str], path: Path, top: int = 25) -> Path:
@@ -58,9 +44,10 @@ def iv_plot(iv: pd.Series, kept: list[str], path: Path, top: int = 25) -> Path:
 
 
 def write_scorecard(
-    card: PointsCard, out_dir: Path, calibrated: bool, id_column: str | None
+    card: PointsCard, out_dir: Path, calibrated: bool, sql: str, pmml: str
 ) -> list[Path]:
-    """The card's table (CSV, HTML), IV ranking (CSV, chart) and SQL query, in ``out_dir``."""
+    """The card's table (CSV, HTML), IV ranking (CSV, chart), SQL query and PMML document
+    (``sql`` and ``pmml``, as :mod:`delinq.models.scorecard_sql` and ``_pmml`` write them)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = card.table()
     rows.to_csv(out_dir / TABLE_CSV, index=False)
@@ -88,11 +75,9 @@ def write_scorecard(
     (out_dir / SQL_FILE).write_text(
         f"-- Scores every row of {SQL_TABLE!r}; rename it to the book's table. The query "
         "reads the card's inputs\n-- (its derived history features as columns too: "
-        "delinq.models.points_card.PointsCard.inputs).\n"
-        + scorecard_sql(card, SQL_TABLE, id_column)
-        + ";\n"
+        "delinq.models.points_card.PointsCard.inputs).\n" + sql + ";\n"
     )
-    (out_dir / PMML_FILE).write_text(scorecard_pmml(card), encoding="utf-8")
+    (out_dir / PMML_FILE).write_text(pmml, encoding="utf-8")
     return [
         out_dir / TABLE_CSV,
         out_dir / TABLE_HTML,

@@ -11,6 +11,7 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from delinq.features.cleaning import coerce_types
+from delinq.models.points_card import points_card
 from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.simulate import simulate_book
 from delinq.pipeline.registry import tracking
@@ -25,7 +26,6 @@ from delinq.pipeline.train.scorecard import (
     SQL_FILE,
     SQL_TABLE,
     TABLE_CSV,
-    card_of,
 )
 from tests.conftest import one_family_config
 
@@ -97,7 +97,7 @@ def test_published_points_are_the_card_sums_and_the_sql_agrees(env, tmp_path):
     published = pd.read_parquet(res.partition / SCORES_FILE).set_index("id")["points"]
     assert len(published) == len(book)
 
-    card = card_of(model, cfg.scorecard)
+    card = points_card(model, **cfg.scorecard.model_dump(exclude={"bands"}))
     X = coerce_types(
         book[reference.names],
         reference.numeric,
