@@ -786,7 +786,14 @@ def monitor_page(
 def backtest(
     as_of: str = typer.Option(..., "--as-of", help="The scored night whose outcomes matured."),
     outcomes: Path = typer.Option(
-        ..., "--outcomes", help="CSV or Parquet: one row per account, its id and its outcome."
+        None, "--outcomes", help="CSV or Parquet: one row per account, its id and its outcome."
+    ),
+    panel: Path = typer.Option(
+        None,
+        "--panel",
+        help="Instead of --outcomes: a monthly performance panel (CSV or Parquet, one row per "
+        "account and month); bad = at least monitor.panel.bad_at_least past due within "
+        "monitor.panel.within_months months after the night (default 90 days within 12).",
     ),
     id_col: str = typer.Option("id", "--id", help="Id column of the outcomes table."),
     target: str = typer.Option("bad", "--target", help="Outcome column (1/0, or two labels)."),
@@ -804,9 +811,19 @@ def backtest(
     """
     from delinq.pipeline.monitor.job import backtest as run_backtest
 
+    if (outcomes is None) == (panel is None):
+        raise typer.BadParameter("give --outcomes or --panel (one of them)")
     cfg = load_config(_config_path(config))
     result = run_backtest(
-        cfg, scores or cfg.scoring.output_dir, as_of, outcomes, id_col, target, positive_label, log
+        cfg,
+        scores or cfg.scoring.output_dir,
+        as_of,
+        outcomes,
+        id_col,
+        target,
+        positive_label,
+        log,
+        panel=panel,
     )
     s = result.summary
     table = Table(title=f"Back-test of {s['as_of_date']}: {s['matured']:,} matured accounts")
@@ -825,6 +842,13 @@ def backtest(
             f"[{colour[row.light]}]{row.light}[/]",
         )
     Console(width=None if sys.stdout.isatty() else 120).print(table)
+    if "performance_window" in s:
+        first, last = s["performance_window"]
+        console.print(
+            f"Outcomes from the panel: bad = {s['bad_definition']} ({first} to {last}); "
+            f"{s['immature_accounts']:,} account(s) not yet matured, left out",
+            highlight=False,
+        )
     dev = s["development_auc"]
     console.print(
         f"AUC {s['auc']:.4f} (development {dev:.4f}), KS {s['ks']:.3f}, calibration slope "

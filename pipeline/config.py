@@ -432,6 +432,18 @@ class ExplainConfig(_Strict):
     output_dir: Path = Path("data/explain")
 
 
+class PanelOutcomesConfig(_Strict):
+    """How `delinq backtest --panel` reads a monthly performance panel and defines bad: at
+    least ``bad_at_least`` past due (in ``unit``) in the ``within_months`` after the night."""
+
+    id: str = "account_id"
+    month: str = "month"  # any date in the month (2026-03, 2026-03-31)
+    dpd: str = "dpd"
+    unit: Literal["days", "months"] = "days"
+    bad_at_least: float = Field(90, gt=0)
+    within_months: int = Field(12, ge=1)
+
+
 class MonitorConfig(_Strict):
     """`delinq monitor` (two nights compared) and `delinq backtest` (matured outcomes)."""
 
@@ -444,6 +456,7 @@ class MonitorConfig(_Strict):
     # inputs that drove their rise, by the change in their SHAP contributions.
     explain_rows: int = Field(10_000, ge=1)
     output_dir: Path = Path("data/monitor")
+    panel: PanelOutcomesConfig = PanelOutcomesConfig()
 
 
 class TrackingConfig(_Strict):

@@ -335,16 +335,50 @@ class ModelExplainer:
             text = np.full(len(frame), None, dtype=object)
             for u in np.unique(chosen[chosen >= 0]):
                 rows = np.flatnonzero(chosen == u)
-                key = self.inputs[u]
-                sub = frame.iloc[rows]
-                sub_derived = derived.iloc[rows] if derived is not None else None
                 code[rows] = codes[u]
-                text[rows] = [
-                    f"{self.labels[u]}: {v}" for v in self.describe(key, sub, sub_derived)
-                ]
+                text[rows] = self._texts(u, frame, derived, rows)
             out[f"reason_{j + 1}_code"] = pd.Series(code, dtype=object)
             out[f"reason_{j + 1}"] = pd.Series(text, dtype=object)
         return pd.DataFrame(out)
+
+    def _texts(
+        self, u: int, frame: pd.DataFrame, derived: pd.DataFrame | None, rows: np.ndarray
+    ) -> np.ndarray:
+        """ "label: value" of input ``u`` for ``rows``, each distinct value described once.
+
+        Only the columns the words come from are taken (never the whole frame), and repeated
+        values (months late, levels, round amounts) are formatted once, not once a row.
+        """
+        key = self.inputs[u]
+        if key in GROUP_DISPLAY:
+            source = derived[list(_GROUP_COLUMNS[key])].iloc[rows]
+        else:
+            source = frame[[key]].iloc[rows]
+        first, inverse = _distinct_rows(source)
+        distinct = source.iloc[first]
+        words = self.describe(key, distinct, distinct if key in GROUP_DISPLAY else None)
+        texts = np.array([f"{self.labels[u]}: {v}" for v in words], dtype=object)
+        return texts[inverse]
+
+
+# The derived columns each history group's words are made of (:func:`_describe_group`).
+_GROUP_COLUMNS = {
+    "status_history": ("months_delinquent", "worst_bucket_all"),
+    "utilisation": ("util_latest", "util_max"),
+    "payment_history": ("pay_ratio_latest", "months_no_payment"),
+    "balance_trend": ("balance_trend",),
+}
+
+
+def _distinct_rows(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first row of each distinct row of ``table`` (missing values equal),
+    and each row's index into them."""
+    code = np.zeros(len(table), dtype=np.int64)
+    for column in table.columns:
+        found, levels = pd.factorize(table[column], use_na_sentinel=False)
+        code = code * max(len(levels), 1) + found
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def _describe_status(value, unit: str) -> str:

@@ -24,6 +24,7 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.explain.explainer import ModelExplainer
 from delinq.pipeline.monitor.backtest import cohort_summary, grade_tests, overall_light
 from delinq.pipeline.monitor.migration import COLUMNS, compare_nights
+from delinq.pipeline.monitor.outcomes import outcomes_from_panel
 from delinq.pipeline.monitor.plots import backtest_plot, migration_plot
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
@@ -220,19 +221,40 @@ def backtest(
     cfg: Config,
     scores: Path,
     as_of: str,
-    outcomes: Path,
+    outcomes: Path | None = None,
     id_col: str = "id",
     target: str = "bad",
     positive_label: str | None = None,
     log: bool = True,
+    panel: Path | None = None,
 ) -> Published:
-    """Test the night ``as_of``'s PDs against the ``outcomes`` that matured since."""
+    """Test the night ``as_of``'s PDs against the ``outcomes`` that matured since, or against
+    outcomes derived from a monthly ``panel`` (``monitor.panel``: :mod:`.outcomes`)."""
+    if (outcomes is None) == (panel is None):
+        raise MonitorError("give either an outcomes table or a performance panel, not both")
     day = _day(as_of)
     night, manifest = _night(scores, day, ["id", "pd", "grade"])
     night = night.to_pandas()
     night["grade"] = night["grade"].astype(object)
-    y = read_outcomes(outcomes, id_col, target, positive_label)
     night = night.set_index(night["id"].astype(str))
+    derived = {}
+    if panel is not None:
+        found = outcomes_from_panel(read_table(panel), cfg.monitor.panel, day, str(panel))
+        # A panel holds the whole book's history: accounts opened after the night, or closed
+        # before it, were not scored on it and are simply not part of this back-test.
+        y = found.bad[found.bad.index.isin(night.index)]
+        derived = {
+            "outcomes_from": "panel",
+            "performance_window": list(found.window),
+            "bad_definition": f">= {cfg.monitor.panel.bad_at_least:g} {cfg.monitor.panel.unit} "
+            f"past due within {cfg.monitor.panel.within_months} months",
+            "immature_accounts": found.immature,
+            "panel_accounts_not_scored": int(len(found.bad) - len(y)),
+        }
+        if y.empty:
+            raise DataError(f"{panel}: no account scored on {day} has a matured outcome")
+    else:
+        y = read_outcomes(outcomes, id_col, target, positive_label)
     unknown = ~y.index.isin(night.index)
     if unknown.any():
         rows = np.flatnonzero(unknown)[:6].tolist()
@@ -253,6 +275,7 @@ def backtest(
         "matured": len(y),
         "light": overall_light(grades),
         **cohort_summary(bad, pd_, development),
+        **derived,
     }
 
     def write(folder: Path) -> None:

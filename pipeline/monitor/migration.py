@@ -15,6 +15,7 @@ from delinq.pipeline.config import MonitorConfig
 from delinq.pipeline.score.ids import string_hashes
 
 COLUMNS = ["id", "pd", "grade", "dpd_bucket", "action"]
+_CHECK_ROWS = 1_000_000  # matched ids whose text is compared at once
 NEW, GONE = "(new)", "(gone)"
 
 
@@ -91,10 +92,16 @@ def match_ids(before: pa.ChunkedArray, after: pa.ChunkedArray) -> np.ndarray:
         pos = np.minimum(np.searchsorted(ranked, hashes[1]), len(ranked) - 1)
         hit = ranked[pos] == hashes[1]
         at[hit] = order[pos[hit]]
-    del hashes, order, ranked
-    matched = np.flatnonzero(at >= 0)
-    same = pc.equal(after.take(pa.array(matched)), before.take(pa.array(at[matched])))
-    at[matched[~same.to_numpy(zero_copy_only=False)]] = -1
+    del hashes, order, ranked, pos, hit
+    # The text check a slice at a time: two copies of every matched id would cost more than
+    # the nights themselves.
+    for start in range(0, len(at), _CHECK_ROWS):
+        rows = np.arange(start, min(start + _CHECK_ROWS, len(at)))
+        rows = rows[at[rows] >= 0]
+        if not len(rows):
+            continue
+        same = pc.equal(after.take(pa.array(rows)), before.take(pa.array(at[rows])))
+        at[rows[~same.to_numpy(zero_copy_only=False)]] = -1
     return at
 
 
@@ -109,7 +116,7 @@ def _levels(prev: pa.Table, now: pa.Table, column: str, order: list[str]) -> lis
 
 
 def _matrix(before: np.ndarray, after: np.ndarray, rows: list, cols: list) -> pd.DataFrame:
-    cell = before.astype(np.int64) * len(cols) + after
+    cell = before.astype(np.int32) * np.int32(len(cols)) + after  # four bytes a row, not eight
     counts = np.bincount(cell, minlength=len(rows) * len(cols))
     return pd.DataFrame(counts.reshape(len(rows), len(cols)), index=rows, columns=cols)
 

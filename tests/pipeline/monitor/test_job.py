@@ -175,3 +175,33 @@ def test_the_monitoring_page_renders_in_chromium(nights, tmp_path):
         browser.quit()
     empty = _cli(config, "monitor-page", "--scores", str(tmp_path / "none"), "-o", str(out))
     assert empty.exit_code == 2 and "no published nights" in empty.output
+
+
+def test_backtest_derives_outcomes_from_a_panel(nights):
+    cfg, config, tmp, out, _ = nights
+    scores = pd.read_parquet(out / f"as_of_date={FIRST}" / "scores.parquet")
+    rng = np.random.default_rng(1)
+    bad = rng.random(len(scores)) < scores["pd"]
+    rows = []
+    for i, (account, is_bad) in enumerate(zip(scores["id"], bad, strict=True)):
+        months = 6 if i % 10 else 4  # every tenth account leaves the book early
+        for k in range(1, months + 1):
+            dpd = 120 if is_bad and k == 3 else 0
+            rows.append((account, f"2026-{3 + k:02d}", dpd))
+    rows.append(("opened-later", "2026-05", 0))  # on the panel, never scored that night
+    panel = pd.DataFrame(rows, columns=["account_id", "month", "dpd"])
+    panel.to_parquet(tmp / "panel.parquet", index=False)
+    cfg_file = tmp / "panel.yaml"
+    cfg_file.write_text(config.read_text() + "\nmonitor: {panel: {within_months: 6}}\n")
+    run = _cli(cfg_file, "backtest", "--as-of", FIRST, "--panel", str(tmp / "panel.parquet"),
+               "--scores", str(out))  # fmt: skip
+    assert run.exit_code in (0, 6), run.output
+    assert "not yet matured" in run.output
+    folder = cfg.monitor.output_dir / "backtests" / f"as_of_date={FIRST}"
+    summary = json.loads((folder / "summary.json").read_text())
+    early = np.arange(len(scores)) % 10 == 0
+    # Early leavers matured only if they turned bad (month 3, before they left).
+    assert summary["immature_accounts"] == int((early & ~bad).sum())
+    assert summary["matured"] == int((~early | bad).sum())
+    assert summary["panel_accounts_not_scored"] == 1
+    assert summary["performance_window"] == ["2026-04", "2026-09"]
