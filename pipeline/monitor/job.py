@@ -248,8 +248,9 @@ def backtest(
             "performance_window": list(found.window),
             "bad_definition": f">= {cfg.monitor.panel.bad_at_least:g} {cfg.monitor.panel.unit} "
             f"past due within {cfg.monitor.panel.within_months} months",
-            "immature_accounts": found.immature,
-            "panel_accounts_not_scored": int(len(found.bad) - len(y)),
+            "immature_accounts": int(found.immature.isin(night.index).sum()),
+            "panel_accounts_not_scored": int(len(found.bad) - len(y))
+            + int((~found.immature.isin(night.index)).sum()),
         }
         if y.empty:
             raise DataError(f"{panel}: no account scored on {day} has a matured outcome")

@@ -24,7 +24,7 @@ class PanelOutcomes:
     """0/1 outcomes by account id (text) and what was left out, counted."""
 
     bad: pd.Series
-    immature: int  # left the panel before the window ended, never bad
+    immature: pd.Index  # ids that left the panel before the window ended, never bad
     window: tuple[str, str]  # first and last month of the performance window
 
 
@@ -79,4 +79,4 @@ def outcomes_from_panel(
     matured = per["bad"] | (per["last"] >= end)
     bad = per.loc[matured, "bad"].astype(np.int64).rename("bad")
     bad.index.name = "id"
-    return PanelOutcomes(bad, int((~matured).sum()), (str(start), str(end)))
+    return PanelOutcomes(bad, per.index[~matured], (str(start), str(end)))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from delinq.pipeline.book.simulate import simulate_book
@@ -191,8 +192,10 @@ def test_backtest_derives_outcomes_from_a_panel(nights):
     rows.append(("opened-later", "2026-05", 0))  # on the panel, never scored that night
     panel = pd.DataFrame(rows, columns=["account_id", "month", "dpd"])
     panel.to_parquet(tmp / "panel.parquet", index=False)
+    raw = yaml.safe_load(config.read_text())
+    raw["monitor"]["panel"] = {"within_months": 6}
     cfg_file = tmp / "panel.yaml"
-    cfg_file.write_text(config.read_text() + "\nmonitor: {panel: {within_months: 6}}\n")
+    cfg_file.write_text(yaml.safe_dump(raw))
     run = _cli(cfg_file, "backtest", "--as-of", FIRST, "--panel", str(tmp / "panel.parquet"),
                "--scores", str(out))  # fmt: skip
     assert run.exit_code in (0, 6), run.output

@@ -31,7 +31,7 @@ def test_bad_good_and_immature_by_hand():
     )  # fmt: skip
     found = outcomes_from_panel(panel, CFG, "2026-03-31", "panel.csv")
     assert found.bad.to_dict() == {"a": 1, "b": 0, "d": 0, "e": 0}
-    assert found.immature == 1 and found.window == ("2026-04", "2026-06")
+    assert list(found.immature) == ["c"] and found.window == ("2026-04", "2026-06")
 
 
 def test_months_late_unit_and_full_dates():
