@@ -52,14 +52,27 @@ class Published:
     summary: dict
 
 
-def _night(scores: Path, day: str, columns: list[str]) -> tuple[pa.Table, dict]:
-    """(``columns`` of the scores, manifest) of the published night ``day``."""
+def _manifest(scores: Path, day: str) -> dict:
+    """The manifest of the published night ``day``."""
     folder = partition(scores, day)
     if not (folder / MANIFEST_FILE).exists():
         raise MonitorError(f"{scores}: no published scores for {day} (run `delinq score` first)")
+    return json.loads((folder / MANIFEST_FILE).read_text())
+
+
+def _night(scores: Path, day: str, columns: list[str]) -> tuple[pa.Table, dict]:
+    """(``columns`` of the scores, manifest) of the published night ``day``."""
+    manifest = _manifest(scores, day)
+    folder = partition(scores, day)
     labels = [c for c in columns if c not in ("id", "pd")]  # kept dictionary-encoded: small
-    table = pq.read_table(folder / SCORES_FILE, columns=columns, read_dictionary=labels)
-    return table, json.loads((folder / MANIFEST_FILE).read_text())
+    # Batch by batch: read_table held 40 % more than the columns themselves (10M rows: 412
+    # MB for 296 MB of columns), and both nights are in memory at once.
+    scores = pq.ParquetFile(folder / SCORES_FILE, read_dictionary=labels, pre_buffer=False)
+    batches = scores.iter_batches(columns=columns, batch_size=1 << 20)
+    table = pa.Table.from_batches(
+        list(batches), scores.schema_arrow.empty_table().select(columns).schema
+    )
+    return table, manifest
 
 
 def _reasons_of(scores: Path, day: str, ids: pd.Series) -> pd.DataFrame:
@@ -153,17 +166,21 @@ def monitor(
     gets the reasons its risk rose (:func:`why_risk_rose`).
     """
     day = _day(as_of)
-    current, manifest = _night(scores, day, COLUMNS)
+    manifest = _manifest(scores, day)
     earlier = [d for d in published_dates(scores) if d < day]
     if not earlier:
         raise MonitorError(
             f"{scores}: no published night before {day} to compare with (the first night "
             "has nothing to migrate from)"
         )
-    previous, _ = _night(scores, earlier[-1], COLUMNS)
     grades = list(cfg.scorecard.bands)
-    result = compare_nights(previous, current, grades, cfg.monitor)
-    del previous, current
+    # The nights are handed over, not kept here: compare_nights frees what it has used.
+    result = compare_nights(
+        _night(scores, earlier[-1], COLUMNS)[0],
+        _night(scores, day, COLUMNS)[0],
+        grades,
+        cfg.monitor,
+    )
     reasons = _reasons_of(scores, day, result.watchlist["id"])
     result.watchlist = pd.concat([result.watchlist, reasons], axis=1)
     if books is not None and len(result.watchlist):

@@ -83,16 +83,23 @@ def match_ids(before: pa.ChunkedArray, after: pa.ChunkedArray) -> np.ndarray:
     unique on each side. Matched by sorted 64-bit hashes (eight bytes a row, where a hash
     table of ten million strings took a gigabyte), then every matched pair's text is compared,
     so a hash collision is never taken for the same account."""
-    hashes = [np.concatenate([string_hashes(c) for c in side.chunks] or [np.zeros(0, np.uint64)])
-              for side in (before, after)]  # fmt: skip
-    order = np.argsort(hashes[0], kind="stable")
-    ranked = hashes[0][order]
-    at = np.full(len(hashes[1]), -1, dtype=np.int64)
-    if len(ranked):
-        pos = np.minimum(np.searchsorted(ranked, hashes[1]), len(ranked) - 1)
-        hit = ranked[pos] == hashes[1]
-        at[hit] = order[pos[hit]]
-    del hashes, order, ranked, pos, hit
+
+    def hashes(side: pa.ChunkedArray) -> np.ndarray:
+        return np.concatenate([string_hashes(c) for c in side.chunks] or [np.zeros(0, np.uint64)])
+
+    ranked = hashes(before)
+    order = np.argsort(ranked, kind="stable")
+    ranked = ranked[order]
+    wanted = hashes(after)
+    at = np.full(len(wanted), -1, dtype=np.int64)
+    # Searched a slice at a time: whole-night positions and masks would be five more arrays
+    # of eight bytes a row.
+    for start in range(0, len(wanted) if len(ranked) else 0, _CHECK_ROWS):
+        part = wanted[start : start + _CHECK_ROWS]
+        pos = np.minimum(np.searchsorted(ranked, part), len(ranked) - 1)
+        hit = ranked[pos] == part
+        at[start : start + len(part)][hit] = order[pos[hit]]
+    del wanted, order, ranked
     # The text check a slice at a time: two copies of every matched id would cost more than
     # the nights themselves.
     for start in range(0, len(at), _CHECK_ROWS):
@@ -105,6 +112,16 @@ def match_ids(before: pa.ChunkedArray, after: pa.ChunkedArray) -> np.ndarray:
     return at
 
 
+def _numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """A float column as one NumPy array (one copy, however many chunks)."""
+    out = np.empty(len(column))
+    start = 0
+    for chunk in column.chunks:
+        out[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        start += len(chunk)
+    return out
+
+
 def _levels(prev: pa.Table, now: pa.Table, column: str, order: list[str]) -> list[str]:
     """The labels of ``column`` on either night: those in ``order`` first, in its order."""
     seen = set()
@@ -115,10 +132,10 @@ def _levels(prev: pa.Table, now: pa.Table, column: str, order: list[str]) -> lis
     return [v for v in order if v in seen] + sorted(seen - set(order) - {None})
 
 
-def _matrix(before: np.ndarray, after: np.ndarray, rows: list, cols: list) -> pd.DataFrame:
-    cell = before.astype(np.int32) * np.int32(len(cols)) + after  # four bytes a row, not eight
-    counts = np.bincount(cell, minlength=len(rows) * len(cols))
-    return pd.DataFrame(counts.reshape(len(rows), len(cols)), index=rows, columns=cols)
+def _counts(before: np.ndarray, after: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """How many rows go from each ``before`` code to each ``after`` code (a ``shape`` table)."""
+    cell = before.astype(np.int64) * shape[1] + after
+    return np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape)
 
 
 def compare_nights(
@@ -138,57 +155,77 @@ def compare_nights(
     nights).
     """
     prev, now = _table(previous), _table(current)
+    del previous, current  # the id columns go with the last reference, once matched
     at = match_ids(prev["id"], now["id"])
-    both = at >= 0
-    on = at[both]  # tonight's accounts that were there before: their previous rows
-    kept = np.zeros(prev.num_rows, dtype=bool)
-    kept[on] = True
-
-    g_prev, g_now = _codes(prev["grade"], grades), _codes(now["grade"], grades)
+    prev = prev.drop_columns(["id"])
+    bucket_levels = _levels(prev, now, "dpd_bucket", BUCKETS)
+    actions = _levels(prev, now, "action", [])
+    codes = {
+        name: (_codes(prev[column], levels), _codes(now[column], levels))
+        for name, column, levels in (
+            ("grade", "grade", grades),
+            ("bucket", "dpd_bucket", bucket_levels),
+            ("action", "action", actions),
+        )
+    }
+    p_prev, p_now = _numbers(prev["pd"]), _numbers(now["pd"])
+    del prev
+    g_prev, g_now = codes["grade"]
+    b_prev, b_now = codes["bucket"]
+    a_prev, a_now = codes["action"]
     extra = np.int16(len(grades))  # the NEW row and the GONE column
-    before = np.concatenate([g_prev[on], np.full((~both).sum(), extra), g_prev[~kept]])
-    after = np.concatenate([g_now[both], g_now[~both], np.full((~kept).sum(), extra)])
-    migration = _matrix(before, after, [*grades, NEW], [*grades, GONE])
+    none = actions.index("none") if "none" in actions else -1
+    migration = np.zeros((len(grades) + 1, len(grades) + 1), dtype=np.int64)
+    flows = np.zeros((len(bucket_levels), len(bucket_levels)), dtype=np.int64)
+    new_counts = np.zeros(len(actions), dtype=np.int64)
+    kept = np.zeros(len(g_prev), dtype=bool)
+    watched, rises = [], []
+    # Tonight's rows a slice at a time: every temporary is a slice long, not a night long.
+    for start in range(0, len(at), _CHECK_ROWS):
+        now_rows = np.arange(start, min(start + _CHECK_ROWS, len(at)))
+        prev_rows = at[now_rows]
+        both = prev_rows >= 0
+        on, here = prev_rows[both], now_rows[both]
+        kept[on] = True
+        before = np.where(both, g_prev[np.maximum(prev_rows, 0)], extra)
+        migration += _counts(before, g_now[now_rows], migration.shape)
+        flows += _counts(b_prev[on], b_now[here], flows.shape)
+        changed = np.ones(len(now_rows), dtype=bool)
+        changed[both] = a_now[here] != a_prev[on]
+        new_counts += np.bincount(
+            a_now[now_rows][changed & (a_now[now_rows] != none)], minlength=len(actions)
+        )
+        # Only accounts on both nights can be watched: compare their two PDs and grades.
+        rise = p_now[here] - p_prev[on]
+        flagged = (rise >= cfg.pd_rise) | ((p_now[here] >= cfg.pd_ratio * p_prev[on]) & (rise > 0))
+        flagged |= g_now[here] - g_prev[on] >= cfg.grades_down
+        watched.append(here[flagged])
+        rises.append(rise[flagged])
+    # Accounts of the previous night not seen tonight: their grade -> GONE.
+    migration[: len(grades), -1] += np.bincount(g_prev[~kept], minlength=len(grades))
+    migration = pd.DataFrame(migration, index=[*grades, NEW], columns=[*grades, GONE])
     migration.index.name, migration.columns.name = "previous grade", "grade"
 
-    bucket_levels = _levels(prev, now, "dpd_bucket", BUCKETS)
-    b_prev, b_now = (
-        _codes(prev["dpd_bucket"], bucket_levels),
-        _codes(now["dpd_bucket"], bucket_levels),
-    )
-    buckets = _matrix(b_prev[on], b_now[both], bucket_levels, bucket_levels)
+    buckets = pd.DataFrame(flows, index=bucket_levels, columns=bucket_levels)
     buckets = buckets.loc[buckets.sum(axis=1) > 0, buckets.sum(axis=0) > 0]
     buckets.index.name, buckets.columns.name = "previous bucket", "bucket"
 
-    actions = _levels(prev, now, "action", [])
-    a_prev, a_now = _codes(prev["action"], actions), _codes(now["action"], actions)
-    changed = ~both
-    changed[both] = a_now[both] != a_prev[on]
-    none = actions.index("none") if "none" in actions else -1
-    counts = np.bincount(a_now[changed & (a_now != none)], minlength=len(actions))
-    new_actions = pd.DataFrame({"accounts": counts}, index=pd.Index(actions, name="action"))
+    new_actions = pd.DataFrame({"accounts": new_counts}, index=pd.Index(actions, name="action"))
     new_actions = new_actions[new_actions["accounts"] > 0].sort_values("accounts", ascending=False)
 
-    # Only accounts on both nights can be watched: compare their two PDs and grades.
-    p_now = now["pd"].to_numpy()[both]
-    p_prev = prev["pd"].to_numpy()[on]
-    moved = g_now[both] - g_prev[on]
-    rise = p_now - p_prev
-    flagged = (rise >= cfg.pd_rise) | ((p_now >= cfg.pd_ratio * p_prev) & (rise > 0))
-    flagged |= moved >= cfg.grades_down
-    picked = np.flatnonzero(flagged)
-    rows = np.flatnonzero(both)[picked]
+    rows = np.concatenate(watched) if watched else np.zeros(0, np.int64)
+    was = at[rows]
     taken = now.take(pa.array(rows))
     watch = pd.DataFrame(
         {
             "id": taken["id"].to_pandas().astype(object),
-            "pd_prev": p_prev[picked],
-            "pd": p_now[picked],
-            "grade_prev": np.asarray(grades, dtype=object)[g_prev[on[picked]]],
+            "pd_prev": p_prev[was],
+            "pd": p_now[rows],
+            "grade_prev": np.asarray(grades, dtype=object)[g_prev[was]],
             "grade": taken["grade"].cast(pa.string()).to_pandas().astype(object),
             "action": taken["action"].cast(pa.string()).to_pandas().astype(object),
-            "pd_rise": rise[picked],
-            "grades_down": moved[picked].astype("int64"),
+            "pd_rise": np.concatenate(rises) if rises else np.zeros(0),
+            "grades_down": (g_now[rows] - g_prev[was]).astype("int64"),
         }
     )
     watch = watch.sort_values(["pd_rise", "id"], ascending=[False, True]).reset_index(drop=True)
