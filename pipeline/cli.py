@@ -409,15 +409,36 @@ def analyze(
         None, "--data", "-d", help="CSV or Parquet loan table. Default: a simulated loan book."
     ),
     out: Path = typer.Option(Path("data/analysis"), "--out", "-o", help="Output folder."),
+    panel: Path = typer.Option(
+        None,
+        "--panel",
+        help="A monthly performance panel (file or folder of monthly files, layout in the "
+        "config's panel: section): vintage curves, ever 30+/60+/90+ by months on book.",
+    ),
 ) -> None:
     """Portfolio analytics: aging by DPD bucket, roll-rate matrix, bad rate by bucket and segment.
 
     Needs a monthly payment history (data.history in the config). Writes CSV tables and PNG
-    charts (roll-rate heatmap, stacked aging bars, bad-rate bars) to --out.
+    charts (roll-rate heatmap, stacked aging bars, bad-rate bars) to --out. With --panel:
+    vintage curves of the panel's origination cohorts instead (vintage*.csv, vintage.png).
     """
     from delinq.pipeline.book.io import load_training_data
     from delinq.pipeline.portfolio.job import analyze_portfolio
 
+    if panel is not None:
+        from delinq.pipeline.book.panel import read_panel
+        from delinq.pipeline.portfolio.vintage import write_vintage
+
+        cfg = load_config(_config_path(config))
+        book = read_panel(panel, cfg.panel, cfg.data.sep)
+        files = write_vintage(book, cfg.panel.status_unit, out)
+        console.print(
+            f"{len(book.ids):,} accounts over {len(book.months)} months "
+            f"({book.months[0]} to {book.months[-1]}); {book.gaps:,} gap month(s) filled "
+            f"from the month before. Wrote {', '.join(f.name for f in files)} to {out}/",
+            highlight=False,
+        )
+        return
     cfg = _config_with_data(config, data)
     dataset = load_training_data(cfg)
     files = analyze_portfolio(cfg, dataset, out)
@@ -861,6 +882,53 @@ def backtest(
     console.print(f"Wrote {result.folder}/", highlight=False)
     if s["light"] == "red":
         raise typer.Exit(6)
+
+
+@app.command()
+@_friendly_errors
+def snapshots(
+    panel: Path = typer.Option(
+        ...,
+        "--panel",
+        help="Monthly performance panel: a CSV or Parquet file, or a folder of "
+        "monthly files; its layout is the config's panel: section.",
+    ),
+    out: Path = typer.Option(
+        Path("data/snapshots/snapshots.parquet"), "--out", "-o", help="The training table."
+    ),
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Turn a monthly panel into a training table: one row per account and observation month.
+
+    History columns are the account's last panel.history_months months (newest first), so the
+    usual payment-history features apply; the label is panel.bad (default: 90+ days past due
+    within 12 months). Already-bad, too-young, absent and not-yet-matured accounts are left out
+    and counted. Writes the table, its exclusions and a training config beside it (CV grouped
+    by account): train with `delinq train --config <out>.yaml`.
+    """
+    from delinq.pipeline.book.panel import write_snapshots
+
+    cfg = load_config(_config_path(config))
+    report, files = write_snapshots(cfg, panel, out)
+    table = Table(title=f"Snapshots of {panel}")
+    for column in report.columns:
+        left = column == "observation_month"
+        table.add_column(column.replace("_", " "), justify="left" if left else "right")
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.1%}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    for row in report.itertuples(index=False):
+        table.add_row(*map(cell, row))
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    console.print(
+        f"{int(report['kept'].sum()):,} snapshot rows, bad rate "
+        f"{report['bads'].sum() / max(report['kept'].sum(), 1):.1%}. Wrote "
+        f"{', '.join(str(f) for f in files)}\nTrain: delinq train --config {files[-1]}",
+        highlight=False,
+    )
 
 
 @app.command("mlflow-server")

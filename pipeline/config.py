@@ -66,6 +66,9 @@ class DataConfig(_Strict):
     simulate_rows: int = Field(20_000, ge=100)
     target: str = "default_next_month"
     id: str | None = "ID"
+    # Rows sharing this column's value (an account seen at several observation months) stay
+    # in one CV fold; never a model input.
+    group: str | None = None
     positive_label: str | None = None
     categorical: list[str] = Field(default_factory=lambda: ["SEX", "EDUCATION", "MARRIAGE"])
     drop: list[str] = Field(default_factory=list)
@@ -432,6 +435,40 @@ class ExplainConfig(_Strict):
     output_dir: Path = Path("data/explain")
 
 
+class PanelBadConfig(_Strict):
+    """The bad definition of a snapshot: this far past due within the performance window."""
+
+    dpd_at_least: float = Field(90, gt=0)  # in the panel's status unit
+    within_months: int = Field(12, ge=1)
+
+
+class PanelConfig(_Strict):
+    """A monthly performance panel: one row per account and month (`delinq snapshots`).
+
+    Each snapshot row is an account at an observation month: its last ``history_months`` of
+    status, balance and payment become the wide history columns today's features read, and
+    the ``bad`` definition over the following months is its label.
+    """
+
+    id: str = "account_id"
+    month: str = "month"  # any date in the month: 2026-03, 2026-03-01, 2026-03-31
+    status: str = "dpd"
+    status_unit: Literal["months", "days"] = "days"
+    balance: str | None = None
+    payment: str | None = None
+    limit: str | None = None
+    origination: str | None = None  # the account's first month if absent
+    static: list[str] = Field(default_factory=list)  # attributes taken at the observation month
+    history_months: int = Field(6, ge=2, le=36)
+    bad: PanelBadConfig = PanelBadConfig()
+    # Observation months (YYYY-MM); empty: every month with a full history and window.
+    observations: list[str] = Field(default_factory=list)
+    # Left out of a snapshot, and counted: already bad at the observation month; younger
+    # than this many months on book.
+    exclude_already_bad: bool = True
+    min_months_on_book: int = Field(6, ge=0)
+
+
 class PanelOutcomesConfig(_Strict):
     """How `delinq backtest --panel` reads a monthly performance panel and defines bad: at
     least ``bad_at_least`` past due (in ``unit``) in the ``within_months`` after the night."""
@@ -485,6 +522,7 @@ class Config(_Strict):
     scoring: ScoringConfig = ScoringConfig()
     explain: ExplainConfig = ExplainConfig()
     monitor: MonitorConfig = MonitorConfig()
+    panel: PanelConfig = PanelConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")
@@ -523,7 +561,10 @@ def load_config(path: Path | None) -> Config:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration: {_format_errors(exc)}") from None
-    return cfg.model_copy(update={"policy": _beside(cfg.policy, path)})
+    update = {"policy": _beside(cfg.policy, path)}
+    if cfg.data.path is not None:
+        update["data"] = cfg.data.model_copy(update={"path": _beside(cfg.data.path, path)})
+    return cfg.model_copy(update=update)
 
 
 def _beside(file: Path, config: Path) -> Path:

@@ -48,6 +48,8 @@ class Dataset:
     notes: tuple[str, ...] = ()
     # The protected attributes (data.protected) as read, row-aligned: for the fairness report.
     protected: pd.DataFrame | None = None
+    # data.group as read, row-aligned: rows of one group stay in one CV fold.
+    groups: pd.Series | None = None
 
     @property
     def bad_rate(self) -> float:
@@ -292,7 +294,12 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         unknown = [c for c in getattr(cfg, key) if c not in frame.columns]
         if unknown:
             raise DataError(f"{source}: data.{key} columns not found: {', '.join(unknown)}")
-    X = frame.drop(columns=[c for c in [cfg.target, cfg.id, *cfg.drop] if c is not None])
+    groups = None
+    if cfg.group is not None:
+        if cfg.group not in frame.columns:
+            raise _missing_column(source, cfg.group, "group", frame)
+        groups = frame[cfg.group].astype(str).reset_index(drop=True)
+    X = frame.drop(columns=[c for c in [cfg.target, cfg.id, cfg.group, *cfg.drop] if c is not None])
     inputs = set(cfg.categorical) | set(cfg.history.columns() if cfg.history else ())
     for what, names in (
         ("inputs (categorical or history)", inputs),
@@ -350,6 +357,7 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         personal=personal,
         notes=tuple(notes),
         protected=protected,
+        groups=groups,
     )
 
 

@@ -229,8 +229,14 @@ def too_few_bads(cfg: Config, dataset: Dataset) -> str | None:
 
 
 def cv_groups(cfg: Config, dataset: Dataset) -> tuple[np.ndarray | None, int]:
-    """The CV groups (``None``: plain folds) and how many rows repeat another row's inputs."""
+    """The CV groups (``None``: plain folds) and how many rows repeat another row's inputs.
+
+    With ``data.group`` (an account at several observation months) its values are the
+    groups: no account sits in both a training fold and a test fold.
+    """
     groups, repeated = duplicate_groups(dataset.X)
+    if dataset.groups is not None:
+        return pd.factorize(dataset.groups)[0], repeated
     setting = cfg.cv.group_duplicates
     grouped = setting is True or (setting == "auto" and repeated >= 0.05 * len(groups))
     return (groups if grouped and repeated else None), repeated

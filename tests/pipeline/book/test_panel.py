@@ -1,0 +1,113 @@
+"""Monthly performance panels: checked reading, snapshots with exclusions, vintage curves."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from delinq.pipeline.book.io import DataError
+from delinq.pipeline.book.panel import panel_from_frame, read_panel, snapshots, vintage_curves
+from delinq.pipeline.config import PanelBadConfig, PanelConfig
+
+CFG = PanelConfig(
+    balance="balance",
+    payment="payment",
+    static=["region"],
+    history_months=3,
+    bad=PanelBadConfig(dpd_at_least=90, within_months=3),
+    min_months_on_book=3,
+    observations=["2025-06"],
+)
+MONTHS = [f"2025-{m:02d}" for m in range(1, 13)]
+
+
+def _rows(account: str, months: list[str], dpd: dict[str, int] | None = None) -> list[dict]:
+    dpd = dpd or {}
+    return [
+        {"account_id": account, "month": m, "dpd": dpd.get(m, 0), "balance": 100.0 * i,
+         "payment": 10.0, "region": "north" if account < "d" else "south"}
+        for i, m in enumerate(months)
+    ]  # fmt: skip
+
+
+def _panel() -> pd.DataFrame:
+    rows = (
+        _rows("a", MONTHS, {"2025-08": 95})  # turns bad inside the window -> bad
+        + _rows("b", MONTHS)  # observed to the end, never bad -> good
+        + _rows("c", MONTHS[:7])  # gone in July, never bad -> immature
+        + _rows("d", MONTHS[4:])  # opened in May: one month on book in June -> too young
+        + _rows("e", MONTHS, {"2025-06": 120})  # bad at the observation month -> left out
+        + _rows("f", MONTHS[:4])  # closed in April -> not on book in June
+        + _rows("g", MONTHS[:4] + MONTHS[5:], {"2025-04": 30})  # no May row: a gap
+    )
+    return pd.DataFrame(rows)
+
+
+def test_snapshot_labels_exclusions_and_history_by_hand():
+    panel = panel_from_frame(_panel(), CFG, "panel.csv")
+    assert panel.gaps == 1
+    table, report = snapshots(panel, CFG)
+    got = dict(zip(table["account_id"], table["bad"], strict=True))
+    assert got == {"a": 1, "b": 0, "g": 0}
+    counts = report.iloc[0].to_dict()
+    assert (counts["not_on_book"], counts["too_young"], counts["already_bad"]) == (1, 1, 1)
+    assert (counts["immature"], counts["kept"], counts["bads"]) == (1, 3, 1)
+    g = table.set_index("account_id").loc["g"]
+    # Newest first: June, May (the gap, carried from April), April.
+    assert [g["status_0"], g["status_1"], g["status_2"]] == [0, 30, 30]
+    assert g["snapshot_id"] == "g@2025-06" and g["region"] == "south"
+    assert g["months_on_book"] == 5
+
+
+def test_every_month_with_a_full_window_is_an_observation_by_default():
+    cfg = CFG.model_copy(update={"observations": []})
+    table, report = snapshots(panel_from_frame(_panel(), cfg, "p"), cfg)
+    # 3 months of history and a 3-month window in 12 months: March to September.
+    assert list(report["observation_month"]) == MONTHS[2:9]
+    assert table.groupby("observation_month").size().sum() == report["kept"].sum()
+
+
+def test_a_folder_of_monthly_files_reads_as_one_panel(tmp_path):
+    frame = _panel()
+    for month, part in frame.groupby("month"):
+        part.to_csv(tmp_path / f"{month}.csv", index=False)
+    panel = read_panel(tmp_path, CFG)
+    assert len(panel.ids) == 7 and len(panel.months) == 12
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: pd.concat([f, f.iloc[[3]]]), "1 row(s) repeat an account's month"),
+        (lambda f: f.assign(month=f["month"].where(f.index != 2, "March")), "are not months"),
+        (lambda f: f.assign(dpd=f["dpd"].where(f.index != 5, -3)), "not a status in days"),
+        (lambda f: f.drop(columns="balance"), "panel balance column 'balance' not found"),
+    ],
+)
+def test_bad_panels_fail_with_one_line_naming_rows_not_accounts(change, message):
+    with pytest.raises(DataError) as caught:
+        panel_from_frame(change(_panel()).reset_index(drop=True), CFG, "panel.csv")
+    text = str(caught.value)
+    assert message in text and "'a'" not in text
+
+
+def test_a_window_longer_than_the_panel_is_explained():
+    cfg = CFG.model_copy(update={"observations": [], "history_months": 6})
+    cfg = cfg.model_copy(update={"bad": PanelBadConfig(within_months=9)})
+    with pytest.raises(DataError, match="need at least 15"):
+        snapshots(panel_from_frame(_panel(), cfg, "p"), cfg)
+
+
+def test_vintage_curves_are_cumulative_shares_by_months_on_book():
+    rows = []
+    for i in range(4):  # January cohort: one account in four 30+ at month on book 2
+        rows += _rows(f"j{i}", MONTHS[:6], {"2025-03": 45} if i == 0 else {})
+    for i in range(2):  # March cohort: one in two 30+ at month on book 0, cured after
+        rows += _rows(f"m{i}", MONTHS[2:6], {"2025-03": 31} if i == 0 else {})
+    panel = panel_from_frame(pd.DataFrame(rows), CFG, "p")
+    curves = vintage_curves(panel, (30,)).set_index(["cohort", "months_on_book"])
+    jan = curves.loc["2025-01", "ever_share"]
+    assert list(jan) == [0.0, 0.0, 0.25, 0.25, 0.25, 0.25]  # ever: stays after the cure
+    mar = curves.loc["2025-03", "ever_share"]
+    assert list(mar) == [0.5, 0.5, 0.5, 0.5] and len(mar) == 4  # four months observed
+    assert (curves["accounts"].loc["2025-01"] == 4).all()
+    assert np.isfinite(curves["ever_share"]).all()
