@@ -313,6 +313,14 @@ def train(
             f"Versus runner-up {runner_up}: AUC {diff:+.4f} on the same rows "
             f"(paired bootstrap p = {p_value:.3f})"
         )
+    if result.out_of_time is not None:
+        o = result.out_of_time
+        lines.append(
+            f"Out of time ({', '.join(result.out_of_time_months)}, {int(o['oot_rows']):,} rows "
+            f"held out of training): AUC {o['oot_roc_auc']:.4f}, KS {o['oot_ks']:.3f}, mean PD "
+            f"{o['oot_mean_pd']:.2%} vs bad rate {o['oot_bad_rate']:.2%}, score PSI "
+            f"{o['oot_score_psi']:.3f}"
+        )
     lines.append(f"Registered: models:/{result.model_name}/{result.version} (alias challenger)")
     _log_card(cfg, result.model_name, result.version)
     if result.promotion is not None:

@@ -69,6 +69,9 @@ class DataConfig(_Strict):
     # Rows sharing this column's value (an account seen at several observation months) stay
     # in one CV fold; never a model input.
     group: str | None = None
+    # When each row was observed (a snapshot's observation month; sortable text or dates):
+    # cv.out_of_time holds out its latest values. Never a model input.
+    time: str | None = None
     positive_label: str | None = None
     categorical: list[str] = Field(default_factory=lambda: ["SEX", "EDUCATION", "MARRIAGE"])
     drop: list[str] = Field(default_factory=list)
@@ -310,6 +313,10 @@ class CVConfig(_Strict):
     # is registered but never promoted.
     min_bads_per_fold: int = Field(5, ge=1)
     allow_few_bads: bool = False
+    # Hold out the rows of the latest k values of data.time: the families are compared and
+    # the champion fitted on the earlier rows only, then scored on these (out-of-time AUC,
+    # KS, calibration and the PSI of every input and of the score).
+    out_of_time: int = Field(0, ge=0)
 
 
 class ChampionConfig(_Strict):
@@ -330,6 +337,8 @@ class PromotionConfig(_Strict):
     # rows/s with reason codes) passes with room and the SVM (7 rows/s) is refused.
     book_rows: int = Field(1_000_000, ge=0)
     night_minutes: float = Field(240, gt=0)
+    # Refuse a challenger whose out-of-time AUC (cv.out_of_time) is under this; null: no gate.
+    min_oot_auc: float | None = Field(None, ge=0, le=1)
 
 
 class FairnessConfig(_Strict):

@@ -23,6 +23,7 @@ from delinq.pipeline.config import Config
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.score.publish import DRIFT_PLOT, latest_manifest, partition
 from delinq.pipeline.train.fairness import FAIRNESS_FILE, FAIRNESS_PLOT, FOUR_FIFTHS
+from delinq.pipeline.train.out_of_time import OOT_FILE
 from delinq.pipeline.train.scorecard import IV_PLOT, SQL_FILE, TABLE_CSV
 from delinq.pipeline.webpage import img, page, write_page
 from delinq.pipeline.webpage import table as html_table
@@ -183,6 +184,26 @@ def _monitoring_section(root: Path) -> list[str]:
     return parts
 
 
+def _out_of_time_section(info: dict, run: Path) -> list[str]:
+    """The champion on the held-out latest months, when the run held some out."""
+    metrics = info["metrics"]
+    if "oot_roc_auc" not in metrics or not (run / OOT_FILE).exists():
+        return []
+    months = html.escape(info["tags"].get("out_of_time", ""))
+    shift = pd.read_csv(run / OOT_FILE, index_col=0)
+    return [
+        "<h2>Out of time</h2>",
+        f"<p>The latest observation months ({months}, {int(metrics['oot_rows']):,} rows) were "
+        "held out of the comparison and of the champion's fit, then scored: AUC "
+        f"<b>{metrics['oot_roc_auc']:.4f}</b> (in-time CV "
+        f"{metrics['champion_cv_roc_auc']:.4f}), KS {metrics['oot_ks']:.3f}, mean PD "
+        f"{metrics['oot_mean_pd']:.2%} against a bad rate of {metrics['oot_bad_rate']:.2%}. "
+        "PSI of each input and of the score, training rows against the held-out ones (0.1: "
+        "watch, 0.25: shifted):</p>",
+        html_table(shift.head(15)),
+    ]
+
+
 def _significance(info: dict) -> list[str]:
     """The champion against the runner-up on the same rows, when the run measured it."""
     metrics, runner_up = info["metrics"], info["tags"].get("runner_up")
@@ -232,6 +253,7 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         f"information): <a href='{CARD_HTML}'>{CARD_HTML}</a>, written beside this page.</p>",
         html_table(comparison_table(comparison), lambda k: "champion" if k == champion else ""),
         *_significance(info),
+        *_out_of_time_section(info, run),
     ]
     curves = [img(run / f, c) for f, c in CURVES.items() if (run / f).exists()]
     # The three square curve plots side by side; the wide KS and confusion panels below.

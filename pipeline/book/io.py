@@ -50,6 +50,8 @@ class Dataset:
     protected: pd.DataFrame | None = None
     # data.group as read, row-aligned: rows of one group stay in one CV fold.
     groups: pd.Series | None = None
+    # data.time as read (text), row-aligned: the out-of-time holdout takes its latest values.
+    time: pd.Series | None = None
 
     @property
     def bad_rate(self) -> float:
@@ -294,12 +296,15 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         unknown = [c for c in getattr(cfg, key) if c not in frame.columns]
         if unknown:
             raise DataError(f"{source}: data.{key} columns not found: {', '.join(unknown)}")
-    groups = None
-    if cfg.group is not None:
-        if cfg.group not in frame.columns:
-            raise _missing_column(source, cfg.group, "group", frame)
-        groups = frame[cfg.group].astype(str).reset_index(drop=True)
-    X = frame.drop(columns=[c for c in [cfg.target, cfg.id, cfg.group, *cfg.drop] if c is not None])
+    aside = {}  # the grouping and time columns: read, never inputs
+    for role in ("group", "time"):
+        column = getattr(cfg, role)
+        if column is not None:
+            if column not in frame.columns:
+                raise _missing_column(source, column, role, frame)
+            aside[role] = frame[column].astype(str).reset_index(drop=True)
+    kept_out = [cfg.target, cfg.id, cfg.group, cfg.time, *cfg.drop]
+    X = frame.drop(columns=[c for c in kept_out if c is not None])
     inputs = set(cfg.categorical) | set(cfg.history.columns() if cfg.history else ())
     for what, names in (
         ("inputs (categorical or history)", inputs),
@@ -357,7 +362,8 @@ def validate(frame: pd.DataFrame, cfg: DataConfig, source: str) -> Dataset:
         personal=personal,
         notes=tuple(notes),
         protected=protected,
-        groups=groups,
+        groups=aside.get("group"),
+        time=aside.get("time"),
     )
 
 

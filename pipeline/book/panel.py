@@ -311,13 +311,14 @@ def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFr
         "positive_label": None,
         "categorical": [c for c in cfg.panel.static if c in cfg.data.categorical]
         + [c for c in cfg.panel.static if not pd.api.types.is_numeric_dtype(table[c])],
-        "drop": [OBSERVED],
+        "time": OBSERVED,
         "history": history_config(cfg.panel).model_dump(mode="json"),
     }
     raw["data"]["categorical"] = sorted(set(raw["data"]["categorical"]))
     if Path(cfg.policy).exists():  # the config may move; the policy stays where it is
         raw["policy"] = str(Path(cfg.policy).resolve())
-    raw["data"]["protected"] = [c for c in raw["data"]["protected"] if c in table.columns]
+    for key in ("drop", "personal", "not_personal", "protected"):  # the base table's columns
+        raw["data"][key] = [c for c in raw["data"][key] if c in table.columns]
     written = []
     for path, write in (
         (out, lambda p: table.to_parquet(p, index=False)),

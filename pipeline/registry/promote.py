@@ -73,6 +73,26 @@ def _fairness_gate(
     )
 
 
+def _oot_gate(floor: float, name: str, version: str, decision: PromotionDecision):
+    """Refuse a challenger whose out-of-time AUC is under ``floor`` (or was not measured)."""
+    measured = tracking.version_tag(name, version, tracking.OOT_TAG)
+    if measured is None:
+        return PromotionDecision(
+            False,
+            f"promotion.min_oot_auc is {floor:g} but version {version} has no out-of-time AUC: "
+            "train with cv.out_of_time and data.time",
+        )
+    if float(measured) < floor:
+        return PromotionDecision(
+            False,
+            f"its out-of-time AUC {float(measured):.4f} is under promotion.min_oot_auc "
+            f"{floor:g} (see out_of_time.csv in its run)",
+        )
+    return PromotionDecision(
+        True, f"{decision.reason}; out-of-time AUC {float(measured):.4f} >= {floor:g}"
+    )
+
+
 def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDecision, str]:
     """Gate the registered challenger against the configured minimum, the current champion
     and the champion's input contract (``allow_schema_change`` lets a changed one through).
@@ -116,6 +136,8 @@ def promote(cfg: Config, allow_schema_change: bool = False) -> tuple[PromotionDe
         decision = _speed_gate(cfg, name, challenger, decision)
     if decision.promote and cfg.fairness.min_impact_ratio is not None:
         decision = _fairness_gate(cfg.fairness.min_impact_ratio, name, challenger, decision)
+    if decision.promote and cfg.promotion.min_oot_auc is not None:
+        decision = _oot_gate(cfg.promotion.min_oot_auc, name, challenger, decision)
     changes = _schema_changes(name, current, challenger) if decision.promote and current else []
     if changes and not allow_schema_change:
         decision = PromotionDecision(

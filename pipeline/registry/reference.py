@@ -177,6 +177,35 @@ def bin_counts_categorical(values: pd.Series, levels: list[str]) -> np.ndarray:
     return np.append(counts, [other, (values.codes < 0).sum()])
 
 
+_EPS = 1e-4
+
+
+def psi(expected: np.ndarray, actual_counts: np.ndarray) -> float:
+    """Population stability index of observed counts against expected proportions."""
+    expected = np.clip(np.asarray(expected, dtype=float), _EPS, None)
+    total = actual_counts.sum()
+    if total == 0:
+        return 0.0
+    actual = np.clip(actual_counts / total, _EPS, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def frame_psi(reference: ScoringReference, X: pd.DataFrame, scores: np.ndarray) -> pd.Series:
+    """PSI of every input of ``X`` and of ``scores`` ("score") against the reference's bins."""
+    out = {}
+    for spec in reference.columns:
+        if spec.kind == "categorical":
+            counts = bin_counts_categorical(X[spec.name], spec.levels)
+        else:
+            counts = bin_counts_numeric(X[spec.name].to_numpy(dtype=float), spec.drift.edges)
+        out[spec.name] = psi(spec.drift.expected, counts)
+    out["score"] = psi(
+        reference.score_drift.expected,
+        bin_counts_numeric(np.asarray(scores, dtype=float), reference.score_drift.edges),
+    )
+    return pd.Series(out, name="psi")
+
+
 def build_reference(
     X: pd.DataFrame,
     numeric: list[str],

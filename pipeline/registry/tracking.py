@@ -33,6 +33,7 @@ SPEED_TAG = "scoring_rows_per_second"  # measured at training (predict + reason 
 FILES_TAG = "files_sha256"  # the model's files as registered (checked before unpickling)
 FEW_BADS_TAG = "trained_with_few_bads"  # --allow-few-bads: never promoted
 FAIRNESS_TAG = "fairness_min_impact_ratio"  # lowest adverse-impact ratio of any group
+OOT_TAG = "oot_roc_auc"  # AUC on the held-out latest months (cv.out_of_time)
 # The last promotion decision on a version: promoted or refused, when, why, from which one.
 PROMOTION_TAGS = ("promotion_decision", "promotion_decided_at", "promotion_reason", "promoted_from")
 # MLflow writes this file into a models:/ download itself: it is not part of the model.

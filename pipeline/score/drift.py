@@ -13,19 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from delinq.pipeline.plotting import new_figure, save
-from delinq.pipeline.registry.reference import ScoringReference
+from delinq.pipeline.registry.reference import ScoringReference, psi
 
-_EPS = 1e-4
-
-
-def psi(expected: np.ndarray, actual_counts: np.ndarray) -> float:
-    """Population stability index of observed counts against expected proportions."""
-    expected = np.clip(np.asarray(expected, dtype=float), _EPS, None)
-    total = actual_counts.sum()
-    if total == 0:
-        return 0.0
-    actual = np.clip(actual_counts / total, _EPS, None)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+__all__ = ["drift_plot", "drift_summary", "psi"]
 
 
 def drift_summary(reference: ScoringReference, counts: dict, score_counts: np.ndarray, sc) -> dict:

@@ -55,6 +55,12 @@ from delinq.pipeline.train.fairness import (
     fairness_table,
     lowest_impact_ratio,
 )
+from delinq.pipeline.train.out_of_time import (
+    OOT_FILE,
+    OutOfTimeError,
+    out_of_time_check,
+    split_out_of_time,
+)
 from delinq.pipeline.train.plots import comparison_plots
 from delinq.pipeline.train.provenance import provenance_tags
 from delinq.pipeline.train.scorecard import SCORECARD, SQL_TABLE, write_scorecard
@@ -98,6 +104,9 @@ class TrainResult:
     versus_runner_up: tuple[str, float, float] | None = None
     # The champion per protected group (delinq.pipeline.train.fairness); None: none declared.
     fairness: pd.DataFrame | None = None
+    # The champion on the held-out latest months (cv.out_of_time): oot_* metrics; None: none.
+    out_of_time: dict | None = None
+    out_of_time_months: tuple[str, ...] = ()
 
 
 def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
@@ -263,7 +272,14 @@ def compare_families(
     estimators[REFERENCE] = reference_pipeline(columns, cfg.seed)
     reporter.stage(
         f"Cross-validating {len(families)} model families and the plain reference, "
-        f"{cfg.cv.folds} folds" + (" (repeated rows kept together)" if groups is not None else "")
+        f"{cfg.cv.folds} folds"
+        + (
+            f" (each {cfg.data.group} in one fold)"
+            if dataset.groups is not None
+            else " (repeated rows kept together)"
+            if groups is not None
+            else ""
+        )
     )
     reporter.cv_started(len(estimators) * cfg.cv.folds)
     started = time.perf_counter()
@@ -472,6 +488,13 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         warnings.append(text)
         reporter.warn(text)
 
+    oot = held = None
+    if cfg.cv.out_of_time:
+        try:
+            dataset, oot, held = split_out_of_time(dataset, cfg.cv.out_of_time)
+        except OutOfTimeError as exc:
+            raise TrainingError(str(exc)) from None
+
     few = too_few_bads(cfg, dataset)
     if few and not cfg.cv.allow_few_bads:
         raise TrainingError(f"{few}, or pass --allow-few-bads to train anyway (never promoted)")
@@ -580,6 +603,32 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                         f"four-fifths rule ({FOUR_FIFTHS}); see {FAIRNESS_FILE}"
                     )
 
+        oot_metrics = None
+        if oot is not None:
+            reporter.stage(f"Out of time: the champion on the held-out {', '.join(held)}")
+            calibrate = getattr(model, "calibrate", None)
+            oof = results[champion].oof
+            in_pd = calibrate(oof) if calibrate is not None else oof
+            oot_metrics, oot_file = out_of_time_check(model, dataset, oot, in_pd, out_dir)
+            parent_metrics |= oot_metrics
+            champion_files.append(oot_file)
+            version_tags[tracking.OOT_TAG] = f"{oot_metrics['oot_roc_auc']:.6f}"
+            tags_after["out_of_time"] = ", ".join(held)
+            spread = float(comparison.loc[champion, "roc_auc_std"])
+            if oot_metrics["oot_roc_auc"] < champion_auc - 2 * spread:
+                warn(
+                    f"out of time ({', '.join(held)}) the champion's AUC is "
+                    f"{oot_metrics['oot_roc_auc']:.4f}, below its CV AUC {champion_auc:.4f} by "
+                    f"more than twice the folds' spread: the book has moved ({OOT_FILE})"
+                )
+            shifted = pd.read_csv(oot_file, index_col=0)["psi"]
+            shifted = shifted[shifted >= cfg.scoring.psi_alert]
+            if len(shifted):
+                warn(
+                    f"shifted out of time (PSI >= {cfg.scoring.psi_alert:g}): "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in shifted.items())
+                )
+
         if cfg.data.history is not None:
             reporter.stage(
                 "Portfolio analytics: aging, roll rates, bad rates by bucket and segment"
@@ -626,4 +675,6 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         warnings=tuple(warnings),
         versus_runner_up=versus,
         fairness=fairness,
+        out_of_time=oot_metrics,
+        out_of_time_months=tuple(held or ()),
     )
