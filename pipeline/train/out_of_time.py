@@ -67,6 +67,14 @@ def split_out_of_time(dataset: Dataset, months: int) -> tuple[Dataset, Dataset, 
     return _rows(dataset, ~late), oot, held
 
 
+def auc_standard_error(auc: float, bads: int, goods: int) -> float:
+    """The AUC's standard error for a sample of this many bads and goods (Hanley and McNeil,
+    1982): how far a held-out month's AUC moves by chance alone."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = auc * (1 - auc) + (bads - 1) * (q1 - auc**2) + (goods - 1) * (q2 - auc**2)
+    return float(np.sqrt(max(var, 0.0) / max(bads * goods, 1)))
+
+
 def out_of_time_check(
     model, in_time: Dataset, oot: Dataset, in_time_pd: np.ndarray, out_dir: Path
 ) -> tuple[dict, Path]:
@@ -79,8 +87,10 @@ def out_of_time_check(
     )
     shift = frame_psi(reference, oot.X, pd_).sort_values(ascending=False)
     shift.rename_axis("input").to_frame().to_csv(out_dir / OOT_FILE)
+    auc = float(roc_auc_score(y, pd_))
     metrics = {
-        "oot_roc_auc": float(roc_auc_score(y, pd_)),
+        "oot_roc_auc": auc,
+        "oot_roc_auc_se": auc_standard_error(auc, int(y.sum()), int(len(y) - y.sum())),
         "oot_ks": float(ks_statistic(y, pd_)),
         "oot_rows": float(len(y)),
         "oot_bad_rate": float(y.mean()),
