@@ -58,6 +58,7 @@ bench: setup bench-flaml ## Run the benchmarks (~60 min); record results in docs
 	$(BIN)/python benchmarks/shap_speed.py
 	$(BIN)/python benchmarks/protected.py
 	$(BIN)/python benchmarks/scorecard.py
+	$(BIN)/python benchmarks/panel.py
 	test -d data/mlflow || $(MAKE) train   # scoring needs a champion
 	$(BIN)/python benchmarks/score_book.py --rows 1000000 10000000 --repeats 2
 	$(BIN)/python benchmarks/score_book.py --rows 5000000 --book taiwan --repeats 1
