@@ -227,6 +227,14 @@ def write_book(path: Path, rows: int, seed: int = 0, progress=None) -> Path:
     The file appears only when complete: chunks go to a temporary sibling that is renamed at the
     end, so an interrupted run never leaves a half-written book behind.
     """
+    counted = None if progress is None else (lambda chunk: progress(len(chunk)))
+    return write_frames(path, iter_book(rows, seed), counted)
+
+
+def write_frames(path: Path, frames: Iterator[pd.DataFrame], on_frame=None) -> Path:
+    """Write ``frames`` one after another to ``path`` (``.parquet`` or ``.csv``), through a
+    temporary sibling renamed at the end: the file appears only when complete.
+    ``on_frame(frame)`` is called after each is written (progress)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -238,15 +246,15 @@ def write_book(path: Path, rows: int, seed: int = 0, progress=None) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     writer = None
     try:
-        for i, chunk in enumerate(iter_book(rows, seed)):
+        for i, frame in enumerate(frames):
             if suffix == ".csv":
-                chunk.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
+                frame.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
             else:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                table = pa.Table.from_pandas(frame, preserve_index=False)
                 writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table)
-            if progress is not None:
-                progress(len(chunk))
+            if on_frame is not None:
+                on_frame(frame)
         if writer is not None:
             writer.close()
             writer = None

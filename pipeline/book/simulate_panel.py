@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delinq.pipeline.book.simulate import _Chain, _payment
+from delinq.pipeline.book.simulate import _Chain, _payment, write_frames
 
 BLOCK_ACCOUNTS = 32_768
 BURN_IN = 6  # months simulated before the panel starts
@@ -141,25 +141,5 @@ def write_panel(
     progress=None,
 ) -> Path:
     """Write the panel to a Parquet file block by block; it appears only when complete."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer = None
-    try:
-        for block in iter_panel(accounts, months, start, seed, shock_month):
-            table = pa.Table.from_pandas(block, preserve_index=False)
-            writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
-            if progress is not None:
-                progress(block["account_id"].nunique())
-        writer.close()
-        writer = None
-        tmp.replace(path)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-    return path
+    counted = None if progress is None else (lambda block: progress(block["account_id"].nunique()))
+    return write_frames(path, iter_panel(accounts, months, start, seed, shock_month), counted)
