@@ -472,15 +472,25 @@ def analyze(
 
     if panel is not None:
         from delinq.pipeline.book.panel import read_panel
-        from delinq.pipeline.portfolio.vintage import write_vintage
+        from delinq.pipeline.portfolio.vintage import write_bad_definition, write_vintage
 
         cfg = load_config(_config_path(config))
         book = read_panel(panel, cfg.panel, cfg.data.sep)
         files = write_vintage(book, cfg.panel.status_unit, out)
+        advice, more = write_bad_definition(book, cfg.panel.status_unit, out)
+        cures = pd.read_csv(out / "cure_rates.csv", index_col=0)
+        table = Table(title="Cure rates: accounts first reaching each bucket, current again")
+        for column in ("bucket", *cures.columns):
+            left = column == "bucket"
+            table.add_column(column.replace("_", " "), justify="left" if left else "right")
+        for bucket, (reached, cured, rate) in cures.iterrows():
+            table.add_row(str(bucket), f"{int(reached):,}", f"{int(cured):,}", f"{rate:.1%}")
+        Console(width=None if sys.stdout.isatty() else 120).print(table)
         console.print(
             f"{len(book.ids):,} accounts over {len(book.months)} months "
             f"({book.months[0]} to {book.months[-1]}); {book.gaps:,} gap month(s) filled "
-            f"from the month before. Wrote {', '.join(f.name for f in files)} to {out}/",
+            f"from the month before.\nRecommended: {advice}\nWrote "
+            f"{', '.join(f.name for f in [*files, *more])} to {out}/",
             highlight=False,
         )
         return

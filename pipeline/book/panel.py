@@ -330,3 +330,79 @@ def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFr
         os.replace(staging, path)
         written.append(path)
     return report, written
+
+
+def _buckets(status: np.ndarray, unit: str) -> np.ndarray:
+    """Delinquency bucket of each status: 0 current, 1 = 1-30 days (one month late), 2 = 31-60,
+    3 = 61-90, 4 = 90+ (NaN stays NaN)."""
+    late = np.maximum(status, 0)
+    if unit == "days":
+        late = np.ceil(late / 30)
+    return np.where(np.isnan(status), np.nan, np.minimum(late, 4))
+
+
+BUCKET_NAMES = ["current", "1-30", "31-60", "61-90", "90+"]
+
+
+def roll_forward(panel: Panel, unit: str, horizons: tuple[int, ...] = (3, 6, 12)) -> pd.DataFrame:
+    """For accounts in each bucket in any month: the share that reach 90+ within k months
+    (only account-months with k months of panel after them count). Rows: buckets; columns:
+    ``to_90_within_<k>`` and the account-months behind them."""
+    bucket = _buckets(panel.status, unit)
+    n = bucket.shape[1]
+    rows = {}
+    for b, name in enumerate(BUCKET_NAMES[:4]):
+        out = {}
+        for k in horizons:
+            if k >= n:
+                continue
+            start = bucket[:, : n - k] == b
+            # Whether any of the k following months is 90+: a running window maximum.
+            ahead = np.zeros_like(start)
+            for step in range(1, k + 1):
+                ahead |= np.nan_to_num(bucket[:, step : n - k + step], nan=-1) >= 4
+            out[f"to_90_within_{k}"] = float(ahead[start].mean()) if start.any() else np.nan
+            out[f"account_months_{k}"] = int(start.sum())
+        rows[name] = out
+    table = pd.DataFrame(rows).T.rename_axis("bucket")
+    counts = [c for c in table.columns if c.startswith("account_months")]
+    return table.astype(dict.fromkeys(counts, "int64"))
+
+
+def cure_rates(panel: Panel, unit: str, within: int = 12) -> pd.DataFrame:
+    """For each bucket 1-30 to 90+: the accounts that first reach it with ``within`` months of
+    panel after, and the share of them current again (not late) within those months."""
+    bucket = _buckets(panel.status, unit)
+    n = bucket.shape[1]
+    rows = {}
+    for b in range(1, 5):
+        reached = np.nan_to_num(bucket, nan=-1) >= b
+        ever = reached.any(axis=1)
+        first = reached.argmax(axis=1)
+        ok = ever & (first + within < n)
+        acc = np.flatnonzero(ok)
+        offsets = first[acc, None] + np.arange(1, within + 1)[None, :]
+        cured = (np.nan_to_num(bucket[acc[:, None], offsets], nan=-1) == 0).any(axis=1)
+        rows[BUCKET_NAMES[b]] = {
+            "accounts": len(acc),
+            f"cured_within_{within}": int(cured.sum()),
+            "cure_rate": float(cured.mean()) if len(acc) else np.nan,
+        }
+    table = pd.DataFrame(rows).T.rename_axis("bucket")
+    return table.astype({"accounts": "int64", f"cured_within_{within}": "int64"})
+
+
+def recommend_bad(cures: pd.DataFrame, max_cure: float = 0.3) -> str:
+    """The lowest bucket from which fewer than ``max_cure`` of accounts ever come back within
+    the window: the point of no return, stated with the numbers behind it."""
+    for name, row in cures.iterrows():
+        if row["accounts"] and row["cure_rate"] < max_cure:
+            return (
+                f"bad = reaching {name} days past due: of {int(row['accounts']):,} accounts "
+                f"that first got there, {row['cure_rate']:.0%} were current again within the "
+                f"window (under {max_cure:.0%}: the point of no return)"
+            )
+    return (
+        f"no bucket up to 90+ has a cure rate under {max_cure:.0%}: keep 90+ and read the "
+        "roll-forward table; this book cures more than most"
+    )

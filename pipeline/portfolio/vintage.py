@@ -1,5 +1,10 @@
-"""Vintage analysis (账龄): per origination cohort, the share ever 30+/60+/90+ past due by
-months on book, as tables and one chart per level."""
+"""What a panel says about its own delinquency, for `delinq analyze --panel`:
+
+- vintage curves (账龄): per origination cohort, the share ever 30+/60+/90+ past due by
+  months on book, as tables and one chart per level;
+- roll-forward and cure rates by bucket, and the bad definition they recommend (the lowest
+  bucket few accounts come back from).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from delinq.pipeline.book.panel import Panel, vintage_curves
+from delinq.pipeline.book.panel import (
+    Panel,
+    cure_rates,
+    recommend_bad,
+    roll_forward,
+    vintage_curves,
+)
 from delinq.pipeline.plotting import grid, save
 
 # Days past due of the usual vintage levels, and the same in months late.
@@ -43,3 +54,14 @@ def write_vintage(panel: Panel, unit: str, out: Path) -> list[Path]:
         wide.to_csv(files[-1])
     files.append(vintage_plot(curves, out / "vintage.png", unit))
     return files
+
+
+def write_bad_definition(panel: Panel, unit: str, out: Path) -> tuple[str, list[Path]]:
+    """roll_forward.csv, cure_rates.csv and bad_definition.txt (the recommendation, worded)."""
+    out.mkdir(parents=True, exist_ok=True)
+    rolls, cures = roll_forward(panel, unit), cure_rates(panel, unit)
+    advice = recommend_bad(cures)
+    rolls.to_csv(out / "roll_forward.csv")
+    cures.to_csv(out / "cure_rates.csv")
+    (out / "bad_definition.txt").write_text(advice + "\n", encoding="utf-8")
+    return advice, [out / "roll_forward.csv", out / "cure_rates.csv", out / "bad_definition.txt"]

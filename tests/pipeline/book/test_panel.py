@@ -111,3 +111,43 @@ def test_vintage_curves_are_cumulative_shares_by_months_on_book():
     assert list(mar) == [0.5, 0.5, 0.5, 0.5] and len(mar) == 4  # four months observed
     assert (curves["accounts"].loc["2025-01"] == 4).all()
     assert np.isfinite(curves["ever_share"]).all()
+
+
+def test_roll_forward_cure_rates_and_the_recommended_bad_by_hand():
+    from delinq.pipeline.book.panel import cure_rates, recommend_bad, roll_forward
+
+    late = {
+        "x": [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6],  # rolls all the way, never back
+        "y": [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # one month late, then current
+    }
+    rows = [
+        {"account_id": a, "month": m, "dpd": s, "balance": 0.0, "payment": 0.0, "region": "n"}
+        for a, statuses in late.items()
+        for m, s in zip(MONTHS, statuses, strict=True)
+    ]
+    cfg = CFG.model_copy(update={"status_unit": "months"})
+    panel = panel_from_frame(pd.DataFrame(rows), cfg, "p")
+    cures = cure_rates(panel, "months", within=3)
+    assert cures.loc["1-30", "accounts"] == 2 and cures.loc["1-30", "cure_rate"] == 0.5
+    assert cures.loc["31-60", "cure_rate"] == 0.0 and cures.loc["90+", "accounts"] == 1
+    assert "reaching 31-60" in recommend_bad(cures)
+    rolls = roll_forward(panel, "months", horizons=(3,))
+    assert rolls.loc["1-30", "to_90_within_3"] == 0.5  # x reaches 90+ three months later
+    assert rolls.loc["1-30", "account_months_3"] == 2
+
+
+def test_analyze_panel_writes_vintage_and_the_bad_definition(tmp_path):
+    from typer.testing import CliRunner
+
+    from delinq.pipeline.cli import app
+
+    _panel().to_csv(tmp_path / "panel.csv", index=False)
+    out = tmp_path / "analysis"
+    run = CliRunner().invoke(
+        app, ["analyze", "--panel", str(tmp_path / "panel.csv"), "-o", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    assert "Recommended:" in run.output and "1 gap month(s)" in run.output
+    for name in ("vintage.csv", "vintage.png", "cure_rates.csv", "roll_forward.csv"):
+        assert (out / name).exists(), name
+    assert (out / "bad_definition.txt").read_text().startswith(("bad = ", "no bucket"))
