@@ -26,14 +26,18 @@ accounts over 36 months take 144 MB per measure.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 
-from delinq.pipeline.book.io import DataError, read_table
+from delinq.pipeline.book.io import DataError, file_kind, read_table
 from delinq.pipeline.config import Config, HistoryConfig, PanelConfig
 
 # The range a status may take in its unit; outside it the unit is probably wrong.
@@ -51,7 +55,7 @@ class Panel:
     measures: dict[str, np.ndarray]  # "balance", "payment", "limit" as configured
     first: np.ndarray  # each account's first month (origination), as a month index
     row_at: np.ndarray  # (account, month) -> row of `static`, -1 where none
-    static: pd.DataFrame
+    static: pa.Table  # the static columns, one row per panel row
     gaps: int  # account-months filled by the gap rule
 
 
@@ -59,48 +63,95 @@ def _positions(mask) -> list[int]:
     return np.flatnonzero(np.asarray(mask))[:6].tolist()
 
 
-def _months(values: pd.Series, source: str, column: str) -> pd.PeriodIndex:
-    text = values.astype(str).str.strip()
-    compact = text.str.fullmatch(r"\d{6}")
-    parsed = pd.to_datetime(text.where(~compact), errors="coerce", format="ISO8601")
-    parsed[compact] = pd.to_datetime(text[compact], format="%Y%m", errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        raise DataError(
-            f"{source}: {int(bad.sum())} row(s) of '{column}' are not months (YYYY-MM, "
-            f"YYYY-MM-DD or YYYYMM; row positions {_positions(bad)})"
-        )
-    return pd.PeriodIndex(parsed, freq="M")
+def _read(path: Path, sep: str | None, columns: list[str]) -> pa.Table:
+    """One file, or a folder of monthly files (CSV or Parquet), in name order, as Arrow.
 
-
-def _read(path: Path, sep: str | None) -> pd.DataFrame:
-    """One file, or a folder of monthly files (CSV or Parquet), in name order."""
+    Parquet is read column by column into Arrow (no Python object per cell: 36M rows of ids
+    stay Arrow strings); CSV goes through the checked table reader.
+    """
     path = Path(path)
+    files = [path]
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
         if not files:
             raise DataError(f"{path}: no .csv or .parquet files in the folder")
-        return pd.concat([read_table(f, sep) for f in files], ignore_index=True)
-    return read_table(path, sep)
+    parts = []
+    for file in files:
+        if file_kind(file) == "parquet":
+            names = pq.read_schema(file).names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
+            parts.append(pq.read_table(file, columns=columns))
+        else:
+            frame = read_table(file, sep)
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
+            parts.append(pa.Table.from_pandas(frame[columns], preserve_index=False))
+    return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+
+
+def _columns(cfg: PanelConfig) -> dict[str, str]:
+    """Role -> column of every panel column the config names."""
+    roles = {"id": cfg.id, "month": cfg.month, "status": cfg.status}
+    optional = {
+        "balance": cfg.balance,
+        "payment": cfg.payment,
+        "limit": cfg.limit,
+        "origination": cfg.origination,
+    }
+    roles |= {k: v for k, v in optional.items() if v}
+    return roles | {f"static {c}": c for c in cfg.static}
 
 
 def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     """Read and check a panel. Errors name the file, column, row positions and months, never
     an account or any other value from a row."""
-    frame = _read(path, sep)
-    return panel_from_frame(frame, cfg, str(path))
+    table = _read(path, sep, list(dict.fromkeys(_columns(cfg).values())))
+    return panel_from_table(table, cfg, str(path))
 
 
 def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Panel:
     """:func:`read_panel` on a frame already in memory."""
-    measures = {"balance": cfg.balance, "payment": cfg.payment, "limit": cfg.limit}
-    needed = {"id": cfg.id, "month": cfg.month, "status": cfg.status}
-    needed |= {k: v for k, v in measures.items() if v} | {f"static {c}": c for c in cfg.static}
-    for role, column in needed.items():
+    for role, column in _columns(cfg).items():
         if column not in frame.columns:
             raise DataError(f"{source}: panel {role} column '{column}' not found (panel:)")
-    month = _months(frame[cfg.month], source, cfg.month)
-    status = pd.to_numeric(frame[cfg.status], errors="coerce").to_numpy(dtype=float)
+    columns = list(dict.fromkeys(_columns(cfg).values()))
+    return panel_from_table(pa.Table.from_pandas(frame[columns], preserve_index=False), cfg, source)
+
+
+def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
+    """Each row's month as a count of months since year 0; distinct texts parsed once."""
+    encoded = pc.dictionary_encode(values.cast(pa.string())).combine_chunks()
+    words = pd.Series(encoded.dictionary.to_pylist(), dtype=object).str.strip()
+    compact = words.str.fullmatch(r"\d{6}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(words.where(~compact), errors="coerce", format="ISO8601")
+    parsed[compact] = pd.to_datetime(words[compact], format="%Y%m", errors="coerce")
+    number = np.where(parsed.isna(), -1, parsed.dt.year * 12 + parsed.dt.month - 1)
+    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    out = np.where(indices >= 0, number[np.maximum(indices, 0)], -1).astype(np.int64)
+    bad = out < 0
+    if bad.any():
+        raise DataError(
+            f"{source}: {int(bad.sum())} row(s) of '{column}' are not months (YYYY-MM, "
+            f"YYYY-MM-DD or YYYYMM; row positions {_positions(bad)})"
+        )
+    return out
+
+
+def _numbers(values: pa.ChunkedArray) -> np.ndarray:
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
+
+
+def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
+    """Check a panel held as an Arrow table and lay it out as account x month arrays."""
+    if table.num_rows == 0:
+        raise DataError(f"{source}: the panel has no rows")
+    month = _month_numbers(table[cfg.month], source, cfg.month)
+    status = _numbers(table[cfg.status])
     low, high = STATUS_RANGE[cfg.status_unit]
     wrong = np.isnan(status) | (status < low) | (status > high)
     if wrong.any():
@@ -108,55 +159,59 @@ def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Pane
             f"{source}: {int(wrong.sum())} row(s) of '{cfg.status}' are not a status in "
             f"{cfg.status_unit} past due ({low} to {high}; row positions {_positions(wrong)})"
         )
-    ids = frame[cfg.id].astype(str).to_numpy()
-    codes, uniques = pd.factorize(ids, sort=True)
-    start = month.min()
-    col = (month - start).map(lambda d: d.n).to_numpy(dtype=np.int64)
+    ids = table[cfg.id].cast(pa.string())
+    if ids.null_count:
+        empty = ids.is_null().to_numpy(zero_copy_only=False)
+        raise DataError(f"{source}: {int(empty.sum())} row(s) have no '{cfg.id}' (row positions "
+                        f"{_positions(empty)})")  # fmt: skip
+    uniques = pc.unique(ids)
+    uniques = uniques.take(pc.sort_indices(uniques))
+    codes = pc.index_in(ids, value_set=uniques).to_numpy(zero_copy_only=False).astype(np.int64)
+    start = int(month.min())
+    col = month - start
     n_acc, n_mon = len(uniques), int(col.max()) + 1
-    flat = codes.astype(np.int64) * n_mon + col
-    order = np.argsort(flat, kind="stable")
-    repeat = np.zeros(len(flat), dtype=bool)
-    repeat[order[1:]] = flat[order[1:]] == flat[order[:-1]]
+    flat = codes * n_mon + col
+    per_cell = np.bincount(flat, minlength=n_acc * n_mon)
+    repeat = per_cell[flat] > 1
+    del per_cell
     if repeat.any():
-        months = sorted({str(m) for m in month[repeat]})[:3]
+        first = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
+        months = sorted({str(first + int(c)) for c in np.unique(col[repeat])})[:3]
         raise DataError(
             f"{source}: {int(repeat.sum())} row(s) repeat an account's month (row positions "
             f"{_positions(repeat)}; months {', '.join(months)}): one row per account and month"
         )
-    row_at = np.full((n_acc, n_mon), -1, dtype=np.int64)
-    row_at[codes, col] = np.arange(len(frame))
-    arrays = {"status": status}
-    for name, column in measures.items():
-        if column:
-            arrays[name] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    dense = {}
-    for name, values in arrays.items():
+    row_at = np.full((n_acc, n_mon), -1, dtype=np.int32)
+    row_at[codes, col] = np.arange(table.num_rows, dtype=np.int32)
+    measures = {"balance": cfg.balance, "payment": cfg.payment, "limit": cfg.limit}
+    dense = {"status": status}
+    dense |= {k: _numbers(table[c]) for k, c in measures.items() if c}
+    for name, values in dense.items():
         grid = np.full((n_acc, n_mon), np.nan, dtype=np.float32)
         grid[codes, col] = values
         dense[name] = grid
     present = row_at >= 0
-    first = present.argmax(axis=1)
-    last = n_mon - 1 - present[:, ::-1].argmax(axis=1)
-    span = np.arange(n_mon)[None, :]
-    inside = (span >= first[:, None]) & (span <= last[:, None])
-    gap = inside & ~present
-    for grid in dense.values():  # carry the month before forward into each gap
-        for m in range(1, n_mon):
-            fill = gap[:, m]
+    first_at = present.argmax(axis=1)
+    last_at = n_mon - 1 - present[:, ::-1].argmax(axis=1)
+    gaps = 0
+    for m in range(1, n_mon):  # carry the month before forward into each gap
+        fill = ~present[:, m] & (first_at < m) & (last_at > m)
+        gaps += int(fill.sum())
+        for grid in dense.values():
             grid[fill, m] = grid[fill, m - 1]
     if cfg.origination:
-        opened = _months(frame[cfg.origination], source, cfg.origination)
-        opened_at = pd.Series((opened - start).map(lambda d: d.n), dtype="int64")
-        first = opened_at.groupby(codes).min().reindex(range(n_acc)).to_numpy(dtype=np.int64)
+        opened = _month_numbers(table[cfg.origination], source, cfg.origination) - start
+        first_at = pd.Series(opened).groupby(codes).min().reindex(range(n_acc)).to_numpy()
+    period = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
     return Panel(
-        ids=np.asarray(uniques, dtype=object),
-        months=pd.period_range(start, periods=n_mon, freq="M"),
+        ids=np.asarray(uniques.to_numpy(zero_copy_only=False), dtype=object),
+        months=pd.period_range(period, periods=n_mon, freq="M"),
         status=dense.pop("status"),
         measures=dense,
-        first=first,
+        first=first_at.astype(np.int64),
         row_at=row_at,
-        static=frame[cfg.static].reset_index(drop=True),
-        gaps=int(gap.sum()),
+        static=table.select(cfg.static),
+        gaps=gaps,
     )
 
 
@@ -190,14 +245,16 @@ def _observation_months(panel: Panel, cfg: PanelConfig) -> list[int]:
     return months
 
 
-def snapshots(panel: Panel, cfg: PanelConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training table (one row per kept account and observation month) and, per
-    observation month, how many accounts were kept and why the others were left out."""
+def iter_snapshots(panel: Panel, cfg: PanelConfig) -> Iterator[tuple[pd.DataFrame, dict]]:
+    """Observation month by month: its snapshot rows and how many accounts were kept and
+    why the others were left out. One month's rows at a time: a big panel streams."""
     h, w = cfg.history_months, cfg.bad.within_months
     level, n = cfg.bad.dpd_at_least, len(panel.months)
     # Before its first month an account is not late, with nothing billed or paid.
-    status = np.where(np.arange(n)[None, :] < panel.first[:, None], 0, panel.status)
-    parts, counts = [], []
+    before = np.arange(n)[None, :] < panel.first[:, None]
+    status = np.where(before, 0, panel.status).astype(np.float32)
+    flows = {k: np.nan_to_num(g, nan=0.0) for k, g in panel.measures.items() if k != "limit"}
+    ids = panel.ids.astype(str)
     for t in _observation_months(panel, cfg):
         on_book = panel.row_at[:, t] >= 0
         age = t - panel.first
@@ -210,33 +267,29 @@ def snapshots(panel: Panel, cfg: PanelConfig) -> tuple[pd.DataFrame, pd.DataFram
         end = t + w  # a row in the window's last month: observed through the window
         matured = turned | (panel.row_at[:, end] >= 0) if end < n else turned
         eligible = on_book & ~young & ~already
-        keep = eligible & matured
-        rows = np.flatnonzero(keep)
+        rows = np.flatnonzero(eligible & matured)
+        month = str(panel.months[t])
         columns = {
-            SNAPSHOT_ID: [f"{a}@{panel.months[t]}" for a in panel.ids[rows]],
-            ACCOUNT: panel.ids[rows],
-            OBSERVED: str(panel.months[t]),
+            SNAPSHOT_ID: np.char.add(ids[rows], f"@{month}"),
+            ACCOUNT: ids[rows],
+            OBSERVED: np.full(len(rows), month),
             "months_on_book": age[rows],
         }
         back = [t - i for i in range(h)]  # newest first
-        for i, m in enumerate(back):
-            columns[f"status_{i}"] = status[rows, m] if m >= 0 else 0.0
-        for name in ("balance", "payment"):
-            if name in panel.measures:
-                grid = np.nan_to_num(panel.measures[name], nan=0.0)
-                for i, m in enumerate(back):
-                    columns[f"{name}_{i}"] = grid[rows, m] if m >= 0 else 0.0
+        for name, grid in (("status", status), *flows.items()):
+            for i, m in enumerate(back):
+                columns[f"{name}_{i}"] = grid[rows, m] if m >= 0 else np.zeros(len(rows))
         if "limit" in panel.measures:
             columns["limit"] = panel.measures["limit"][rows, t]
         part = pd.DataFrame(columns)
-        if len(panel.static.columns):
-            attrs = panel.static.iloc[panel.row_at[rows, t]].reset_index(drop=True)
+        if panel.static.num_columns:
+            attrs = panel.static.take(pa.array(panel.row_at[rows, t])).to_pandas()
             part = pd.concat([part, attrs], axis=1)
         part[TARGET] = turned[rows].astype(np.int64)
-        parts.append(part)
-        counts.append(
+        yield (
+            part,
             {
-                OBSERVED: str(panel.months[t]),
+                OBSERVED: month,
                 "accounts": len(panel.ids),
                 "not_on_book": int((~on_book).sum()),
                 "too_young": int(young.sum()),
@@ -244,12 +297,22 @@ def snapshots(panel: Panel, cfg: PanelConfig) -> tuple[pd.DataFrame, pd.DataFram
                 "immature": int((eligible & ~matured).sum()),
                 "kept": len(rows),
                 "bads": int(turned[rows].sum()),
-            }
+            },
         )
-    table = pd.concat(parts, ignore_index=True)
+
+
+def exclusion_report(counts: list[dict]) -> pd.DataFrame:
+    """The per-month counts of :func:`iter_snapshots` as a table, with each month's bad rate."""
     report = pd.DataFrame(counts)
     report["bad_rate"] = report["bads"] / report["kept"].replace(0, np.nan)
-    return table, report
+    return report
+
+
+def snapshots(panel: Panel, cfg: PanelConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training table (one row per kept account and observation month) and, per
+    observation month, how many accounts were kept and why the others were left out."""
+    parts, counts = zip(*iter_snapshots(panel, cfg), strict=True)
+    return pd.concat(parts, ignore_index=True), exclusion_report(list(counts))
 
 
 def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
@@ -290,44 +353,64 @@ def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
 
 def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFrame, list[Path]]:
     """Build the snapshots of the panel at ``panel_path`` and write, each atomically: the
-    table (Parquet, ``out``), the exclusions per observation month (``*_exclusions.csv``) and a
-    training config beside them (``*.yaml``: ``delinq train --config`` it).
+    table (Parquet, ``out``, one observation month at a time), the exclusions per observation
+    month (``*_exclusions.csv``) and a training config beside them (``*.yaml``: ``delinq
+    train --config`` it).
 
     The config is ``cfg`` with the snapshot's data layout: target ``bad``, one id per
-    account and month, CV grouped by account, and the history columns of the snapshot.
+    account and month, CV grouped by account, the observation month as time (for
+    ``cv.out_of_time``), and the history columns of the snapshot.
     """
     panel = read_panel(panel_path, cfg.panel, cfg.data.sep)
-    table, report = snapshots(panel, cfg.panel)
-    if table.empty:
-        raise DataError(f"{panel_path}: no account is left in any snapshot (see the exclusions)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.tmp")
+    writer, counts, text = None, [], set()
+    try:
+        for part, count in iter_snapshots(panel, cfg.panel):
+            counts.append(count)
+            if part.empty:
+                continue
+            text |= {c for c in cfg.panel.static if not pd.api.types.is_numeric_dtype(part[c])}
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            writer = writer or pq.ParquetWriter(staging, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema))
+        if writer is None:
+            raise DataError(
+                f"{panel_path}: no account is left in any snapshot (see the exclusions)"
+            )
+        writer.close()
+        writer = None
+        os.replace(staging, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        staging.unlink(missing_ok=True)
+    report = exclusion_report(counts)
     raw = cfg.model_dump(mode="json")
     raw["data"] |= {
         "path": out.name,  # beside the config: found wherever the pair is moved
         "target": TARGET,
         "id": SNAPSHOT_ID,
         "group": ACCOUNT,
-        "positive_label": None,
-        "categorical": [c for c in cfg.panel.static if c in cfg.data.categorical]
-        + [c for c in cfg.panel.static if not pd.api.types.is_numeric_dtype(table[c])],
         "time": OBSERVED,
+        "positive_label": None,
+        "categorical": sorted({c for c in cfg.panel.static if c in cfg.data.categorical} | text),
         "history": history_config(cfg.panel).model_dump(mode="json"),
     }
-    raw["data"]["categorical"] = sorted(set(raw["data"]["categorical"]))
     if Path(cfg.policy).exists():  # the config may move; the policy stays where it is
         raw["policy"] = str(Path(cfg.policy).resolve())
+    columns = set(pq.read_schema(out).names)
     for key in ("drop", "personal", "not_personal", "protected"):  # the base table's columns
-        raw["data"][key] = [c for c in raw["data"][key] if c in table.columns]
-    written = []
+        raw["data"][key] = [c for c in raw["data"][key] if c in columns]
+    written = [out]
     for path, write in (
-        (out, lambda p: table.to_parquet(p, index=False)),
         (out.with_name(f"{out.stem}_exclusions.csv"), lambda p: report.to_csv(p, index=False)),
         (out.with_suffix(".yaml"), lambda p: p.write_text(yaml.safe_dump(raw, sort_keys=False))),
     ):
-        staging = path.with_name(f".{path.name}.tmp")
-        write(staging)
-        os.replace(staging, path)
+        staged = path.with_name(f".{path.name}.tmp")
+        write(staged)
+        os.replace(staged, path)
         written.append(path)
     return report, written
 

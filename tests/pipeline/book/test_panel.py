@@ -77,7 +77,7 @@ def test_a_folder_of_monthly_files_reads_as_one_panel(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda f: pd.concat([f, f.iloc[[3]]]), "1 row(s) repeat an account's month"),
+        (lambda f: pd.concat([f, f.iloc[[3]]]), "2 row(s) repeat an account's month"),
         (lambda f: f.assign(month=f["month"].where(f.index != 2, "March")), "are not months"),
         (lambda f: f.assign(dpd=f["dpd"].where(f.index != 5, -3)), "not a status in days"),
         (lambda f: f.drop(columns="balance"), "panel balance column 'balance' not found"),
