@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from delinq.pipeline.book.simulate import _Chain, _payment, write_frames
+from delinq.pipeline.config import PanelConfig
 
 BLOCK_ACCOUNTS = 32_768
 BURN_IN = 6  # months simulated before the panel starts
@@ -29,6 +30,21 @@ CHARGE_OFF = 6  # months late: charged off, the account leaves the panel
 CLOSE_RATE = 0.006  # accounts closing each month, current ones only
 SEASON = 0.15  # risk swing over the year, highest in December
 PANEL_COLUMNS = ["account_id", "month", "status", "balance", "payment", "limit", "origination"]
+
+
+def panel_layout() -> PanelConfig:
+    """The ``panel:`` settings that read a simulated panel (as configs/panel.yaml has them)."""
+    return PanelConfig(
+        id="account_id",
+        month="month",
+        status="status",
+        status_unit="months",
+        balance="balance",
+        payment="payment",
+        limit="limit",
+        origination="origination",
+        bad={"dpd_at_least": 3, "within_months": 12},
+    )
 
 
 def _block(
