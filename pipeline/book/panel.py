@@ -63,33 +63,54 @@ def _positions(mask) -> list[int]:
     return np.flatnonzero(np.asarray(mask))[:6].tolist()
 
 
-def _read(path: Path, sep: str | None, columns: list[str]) -> pa.Table:
-    """One file, or a folder of monthly files (CSV or Parquet), in name order, as Arrow.
+class _Source:
+    """The columns of a panel, handed over one at a time. Parquet files are read a column at
+    a time, so only the column being laid out is in memory (months as dictionaries: a few
+    dozen texts); anything else is a table already in memory."""
 
-    Parquet is read column by column into Arrow (no Python object per cell: 36M rows of ids
-    stay Arrow strings); CSV goes through the checked table reader.
-    """
+    def __init__(self, table: pa.Table | None = None, files=(), months=()):
+        self.table, self.files, self.months = table, list(files), set(months)
+        self.num_rows = (
+            table.num_rows
+            if table is not None
+            else sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        )
+
+    def __call__(self, name: str) -> pa.ChunkedArray:
+        if self.table is not None:
+            return self.table[name]
+        dictionary = [name] if name in self.months else None
+        parts = [pq.read_table(f, columns=[name], read_dictionary=dictionary) for f in self.files]
+        if len(parts) == 1:
+            return parts[0][name]
+        return pa.concat_tables(parts, promote_options="permissive")[name]
+
+
+def _read(path: Path, sep: str | None, columns: list[str], months: list[str]) -> _Source:
+    """One file, or a folder of monthly files (CSV or Parquet, in name order), checked for the
+    panel's columns."""
     path = Path(path)
     files = [path]
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
         if not files:
             raise DataError(f"{path}: no .csv or .parquet files in the folder")
-    parts = []
-    for file in files:
-        if file_kind(file) == "parquet":
+    if all(file_kind(f) == "parquet" for f in files):
+        for file in files:
             names = pq.read_schema(file).names
             missing = [c for c in columns if c not in names]
             if missing:
                 raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
-            parts.append(pq.read_table(file, columns=columns))
-        else:
-            frame = read_table(file, sep)
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
-            parts.append(pa.Table.from_pandas(frame[columns], preserve_index=False))
-    return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+        return _Source(files=files, months=months)
+    parts = []
+    for file in files:
+        frame = read_table(file, sep)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
+        parts.append(pa.Table.from_pandas(frame[columns], preserve_index=False))
+    table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    return _Source(table=table)
 
 
 def _columns(cfg: PanelConfig) -> dict[str, str]:
@@ -108,8 +129,9 @@ def _columns(cfg: PanelConfig) -> dict[str, str]:
 def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     """Read and check a panel. Errors name the file, column, row positions and months, never
     an account or any other value from a row."""
-    table = _read(path, sep, list(dict.fromkeys(_columns(cfg).values())))
-    return panel_from_table(table, cfg, str(path))
+    columns = list(dict.fromkeys(_columns(cfg).values()))
+    months = [c for c in (cfg.month, cfg.origination) if c]
+    return _panel(_read(path, sep, columns, months), cfg, str(path))
 
 
 def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Panel:
@@ -118,19 +140,30 @@ def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Pane
         if column not in frame.columns:
             raise DataError(f"{source}: panel {role} column '{column}' not found (panel:)")
     columns = list(dict.fromkeys(_columns(cfg).values()))
-    return panel_from_table(pa.Table.from_pandas(frame[columns], preserve_index=False), cfg, source)
+    table = pa.Table.from_pandas(frame[columns], preserve_index=False)
+    return _panel(_Source(table=table), cfg, source)
 
 
-def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
-    """Each row's month as a count of months since year 0; distinct texts parsed once."""
-    encoded = pc.dictionary_encode(values.cast(pa.string())).combine_chunks()
-    words = pd.Series(encoded.dictionary.to_pylist(), dtype=object).str.strip()
+def _word_months(words: pa.Array) -> np.ndarray:
+    """Months since year 0 of each distinct text (-1: not a month)."""
+    words = pd.Series(words.cast(pa.string()).to_pylist(), dtype=object).str.strip()
     compact = words.str.fullmatch(r"\d{6}").fillna(False).astype(bool)
     parsed = pd.to_datetime(words.where(~compact), errors="coerce", format="ISO8601")
     parsed[compact] = pd.to_datetime(words[compact], format="%Y%m", errors="coerce")
-    number = np.where(parsed.isna(), -1, parsed.dt.year * 12 + parsed.dt.month - 1)
-    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    out = np.where(indices >= 0, number[np.maximum(indices, 0)], -1).astype(np.int64)
+    return np.where(parsed.isna(), -1, parsed.dt.year * 12 + parsed.dt.month - 1)
+
+
+def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
+    """Each row's month as a count of months since year 0; distinct texts parsed once, chunk
+    by chunk (a dictionary-encoded column is never decoded row by row)."""
+    parts = []
+    for chunk in values.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+        number = _word_months(chunk.dictionary)
+        indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        parts.append(np.where(indices >= 0, number[np.maximum(indices, 0)], -1))
+    out = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
     bad = out < 0
     if bad.any():
         raise DataError(
@@ -146,12 +179,12 @@ def _numbers(values: pa.ChunkedArray) -> np.ndarray:
     return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
-def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
-    """Check a panel held as an Arrow table and lay it out as account x month arrays."""
-    if table.num_rows == 0:
+def _panel(column: _Source, cfg: PanelConfig, source: str) -> Panel:
+    """Check a panel and lay it out as account x month arrays, one column at a time."""
+    if column.num_rows == 0:
         raise DataError(f"{source}: the panel has no rows")
-    month = _month_numbers(table[cfg.month], source, cfg.month)
-    status = _numbers(table[cfg.status])
+    month = _month_numbers(column(cfg.month), source, cfg.month)
+    status = _numbers(column(cfg.status))
     low, high = STATUS_RANGE[cfg.status_unit]
     wrong = np.isnan(status) | (status < low) | (status > high)
     if wrong.any():
@@ -159,7 +192,7 @@ def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
             f"{source}: {int(wrong.sum())} row(s) of '{cfg.status}' are not a status in "
             f"{cfg.status_unit} past due ({low} to {high}; row positions {_positions(wrong)})"
         )
-    ids = table[cfg.id].cast(pa.string())
+    ids = column(cfg.id).cast(pa.string())
     if ids.null_count:
         empty = ids.is_null().to_numpy(zero_copy_only=False)
         raise DataError(f"{source}: {int(empty.sum())} row(s) have no '{cfg.id}' (row positions "
@@ -182,14 +215,19 @@ def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
             f"{_positions(repeat)}; months {', '.join(months)}): one row per account and month"
         )
     row_at = np.full((n_acc, n_mon), -1, dtype=np.int32)
-    row_at[codes, col] = np.arange(table.num_rows, dtype=np.int32)
+    row_at[codes, col] = np.arange(column.num_rows, dtype=np.int32)
     measures = {"balance": cfg.balance, "payment": cfg.payment, "limit": cfg.limit}
-    dense = {"status": status}
-    dense |= {k: _numbers(table[c]) for k, c in measures.items() if c}
-    for name, values in dense.items():
+    dense = {}
+    for name, source_column in {"status": None, **measures}.items():
+        if name != "status" and not source_column:
+            continue
+        # One measure at a time: read, laid out, and its row-long array released.
+        values = status if name == "status" else _numbers(column(source_column))
         grid = np.full((n_acc, n_mon), np.nan, dtype=np.float32)
         grid[codes, col] = values
         dense[name] = grid
+        del values
+    del status
     present = row_at >= 0
     first_at = present.argmax(axis=1)
     last_at = n_mon - 1 - present[:, ::-1].argmax(axis=1)
@@ -200,7 +238,7 @@ def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
         for grid in dense.values():
             grid[fill, m] = grid[fill, m - 1]
     if cfg.origination:
-        opened = _month_numbers(table[cfg.origination], source, cfg.origination) - start
+        opened = _month_numbers(column(cfg.origination), source, cfg.origination) - start
         first_at = pd.Series(opened).groupby(codes).min().reindex(range(n_acc)).to_numpy()
     period = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
     return Panel(
@@ -210,7 +248,7 @@ def panel_from_table(table: pa.Table, cfg: PanelConfig, source: str) -> Panel:
         measures=dense,
         first=first_at.astype(np.int64),
         row_at=row_at,
-        static=table.select(cfg.static),
+        static=pa.table({c: column(c) for c in cfg.static}),
         gaps=gaps,
     )
 
