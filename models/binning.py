@@ -74,11 +74,11 @@ class ColumnBins:
             for i, v in enumerate(self.specials):
                 out[x == v] = n_reg + i
         else:
-            lookup = {level: i for i, level in enumerate(self.levels)}
-            fallback = lookup.get(OTHER, n_reg + len(self.specials))
-            out = np.array(
-                [lookup.get(str(v), fallback) for v in values.to_numpy()], dtype=np.int64
-            )
+            levels = pd.Index(self.levels)
+            fallback = levels.get_loc(OTHER) if OTHER in levels else n_reg + len(self.specials)
+            # One index lookup for the batch, not a dictionary lookup per row (nightly path).
+            found = levels.get_indexer(values.astype(object).astype(str).to_numpy())
+            out = np.where(found >= 0, found, fallback).astype(np.int64)
         out[missing] = n_reg + len(self.specials)
         return out
 
