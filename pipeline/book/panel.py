@@ -37,7 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from delinq.pipeline.book.io import DataError, file_kind, read_table
+from delinq.pipeline.book.columns import Columns, read_columns
+from delinq.pipeline.book.io import DataError
 from delinq.pipeline.config import Config, HistoryConfig, PanelConfig
 
 # The range a status may take in its unit; outside it the unit is probably wrong.
@@ -63,56 +64,6 @@ def _positions(mask) -> list[int]:
     return np.flatnonzero(np.asarray(mask))[:6].tolist()
 
 
-class _Source:
-    """The columns of a panel, handed over one at a time. Parquet files are read a column at
-    a time, so only the column being laid out is in memory (months as dictionaries: a few
-    dozen texts); anything else is a table already in memory."""
-
-    def __init__(self, table: pa.Table | None = None, files=(), months=()):
-        self.table, self.files, self.months = table, list(files), set(months)
-        self.num_rows = (
-            table.num_rows
-            if table is not None
-            else sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
-        )
-
-    def __call__(self, name: str) -> pa.ChunkedArray:
-        if self.table is not None:
-            return self.table[name]
-        dictionary = [name] if name in self.months else None
-        parts = [pq.read_table(f, columns=[name], read_dictionary=dictionary) for f in self.files]
-        if len(parts) == 1:
-            return parts[0][name]
-        return pa.concat_tables(parts, promote_options="permissive")[name]
-
-
-def _read(path: Path, sep: str | None, columns: list[str], months: list[str]) -> _Source:
-    """One file, or a folder of monthly files (CSV or Parquet, in name order), checked for the
-    panel's columns."""
-    path = Path(path)
-    files = [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
-        if not files:
-            raise DataError(f"{path}: no .csv or .parquet files in the folder")
-    if all(file_kind(f) == "parquet" for f in files):
-        for file in files:
-            names = pq.read_schema(file).names
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
-        return _Source(files=files, months=months)
-    parts = []
-    for file in files:
-        frame = read_table(file, sep)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{file}: panel column '{missing[0]}' not found (panel:)")
-        parts.append(pa.Table.from_pandas(frame[columns], preserve_index=False))
-    table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
-    return _Source(table=table)
-
-
 def _columns(cfg: PanelConfig) -> dict[str, str]:
     """Role -> column of every panel column the config names."""
     roles = {"id": cfg.id, "month": cfg.month, "status": cfg.status}
@@ -131,7 +82,7 @@ def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     an account or any other value from a row."""
     columns = list(dict.fromkeys(_columns(cfg).values()))
     months = [c for c in (cfg.month, cfg.origination) if c]
-    return _panel(_read(path, sep, columns, months), cfg, str(path))
+    return _panel(read_columns(path, sep, columns, months), cfg, str(path))
 
 
 def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Panel:
@@ -141,7 +92,7 @@ def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Pane
             raise DataError(f"{source}: panel {role} column '{column}' not found (panel:)")
     columns = list(dict.fromkeys(_columns(cfg).values()))
     table = pa.Table.from_pandas(frame[columns], preserve_index=False)
-    return _panel(_Source(table=table), cfg, source)
+    return _panel(Columns(table=table), cfg, source)
 
 
 def _word_months(words: pa.Array) -> np.ndarray:
@@ -179,7 +130,7 @@ def _numbers(values: pa.ChunkedArray) -> np.ndarray:
     return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
-def _panel(column: _Source, cfg: PanelConfig, source: str) -> Panel:
+def _panel(column: Columns, cfg: PanelConfig, source: str) -> Panel:
     """Check a panel and lay it out as account x month arrays, one column at a time."""
     if column.num_rows == 0:
         raise DataError(f"{source}: the panel has no rows")
