@@ -1,6 +1,6 @@
 """The ``delinq`` command line, one command per job.
 
-train, make-book, analyze, explain, report, score, promote and mlflow-server; ``delinq
+train, make-book, analyze, explain, report, score, promote, arrears and mlflow-server; ``delinq
 COMMAND --help`` explains each. Every command parses the config once and passes it down.
 """
 
@@ -399,9 +399,21 @@ def make_book(
         help="A monthly performance panel instead: one row per account and "
         "month (Parquet), for `delinq snapshots`.",
     ),
-    accounts: int = typer.Option(None, "--accounts", min=1, help="--panel: number of accounts."),
-    months: int = typer.Option(36, "--months", min=2, help="--panel: number of months."),
-    start: str = typer.Option("2023-01", "--start", help="--panel: first month, YYYY-MM."),
+    ledger: bool = typer.Option(
+        False,
+        "--ledger",
+        help="Instalment schedules and payments instead, for `delinq arrears`: --out is a "
+        "folder that gets schedule.parquet and payments.parquet.",
+    ),
+    accounts: int = typer.Option(
+        None, "--accounts", min=1, help="--panel, --ledger: number of accounts."
+    ),
+    months: int = typer.Option(
+        36, "--months", min=2, help="--panel: number of months; --ledger: instalments."
+    ),
+    start: str = typer.Option(
+        "2023-01", "--start", help="--panel, --ledger: first month, YYYY-MM."
+    ),
     shock_month: str = typer.Option(
         None,
         "--shock-month",
@@ -409,8 +421,8 @@ def make_book(
         "accounts runs 2.5x riskier and balances grow: something for out-of-time checks to find.",
     ),
 ) -> None:
-    """Write a simulated loan book in the Taiwan credit-card schema, or (--panel) a monthly
-    performance panel.
+    """Write a simulated loan book in the Taiwan credit-card schema, (--panel) a monthly
+    performance panel, or (--ledger) instalment schedules with their payments.
 
     Accounts have a latent risk; monthly repayment status follows a roll-rate chain; the
     target is default next month. Written in chunks, so ten million rows take seconds. With
@@ -420,6 +432,19 @@ def make_book(
     """
     from delinq.pipeline.book.simulate import write_book
 
+    if ledger:
+        from delinq.pipeline.book.simulate_ledger import write_ledger
+
+        if accounts is None:
+            raise typer.BadParameter("give --accounts N with --ledger", param_hint="--accounts")
+        with console.status(f"Simulating {accounts:,} schedules and their payments..."):
+            files = write_ledger(out, accounts, months, start, seed)
+        console.print(
+            f"Wrote {', '.join(map(str, files))}\nNext: delinq arrears -c configs/arrears.yaml "
+            f"--schedule {files[0]} --payments {files[1]}",
+            highlight=False,
+        )
+        return
     if panel:
         from delinq.pipeline.book.simulate_panel import write_panel
 
@@ -984,6 +1009,66 @@ def snapshots(
         f"{', '.join(str(f) for f in files)}\nTrain: delinq train --config {files[-1]}",
         highlight=False,
     )
+
+
+@app.command()
+@_friendly_errors
+def arrears(
+    schedule: Path = typer.Option(
+        ..., "--schedule", help="Repayment schedule: account, due date, amount due (CSV/Parquet)."
+    ),
+    payments: Path = typer.Option(
+        ..., "--payments", help="Payments: account, date, amount; negative reverses (CSV/Parquet)."
+    ),
+    as_of: str = typer.Option(
+        None, "--as-of", help="One date (YYYY-MM-DD): one row per account at its end of day."
+    ),
+    until: str = typer.Option(
+        None,
+        "--until",
+        help="Without --as-of: the panel's last month (YYYY-MM). Default: the last month with "
+        "a due date or a payment.",
+    ),
+    out: Path = typer.Option(
+        Path("data/arrears/arrears.parquet"), "--out", "-o", help="Output (.parquet or .csv)."
+    ),
+    sep: str = SEP_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Days past due, overdue amount and DPD bucket from a schedule and its payments.
+
+    Payments settle the oldest amount due first. Days are calendar days or China's working
+    days (holidays and make-up working days), per product; grace, tolerance, overpayments and
+    early payments follow the config's arrears: section. Without --as-of the output is a
+    monthly performance panel (one row per account and month end) that `delinq snapshots
+    --panel` reads as it is. Nothing is written when the input is faulty.
+    """
+    from delinq.pipeline.book.arrears import write_arrears
+
+    cfg = load_config(_config_path(config))
+    with console.status("Allocating payments to the oldest amounts due..."):
+        buckets, book = write_arrears(
+            cfg.arrears, schedule, payments, out, as_of=as_of, until=until, sep=_separator(sep)
+        )
+    rows = sum(buckets.values())
+    summary = Table(title=f"DPD buckets ({'at ' + as_of if as_of else 'all month ends'})")
+    summary.add_column("bucket")
+    summary.add_column("rows", justify="right")
+    summary.add_column("share", justify="right")
+    for name in ("current", "1-30", "31-60", "61-90", "90+"):
+        summary.add_row(name, f"{buckets[name]:,}", f"{buckets[name] / max(rows, 1):.1%}")
+    Console(width=None if sys.stdout.isatty() else 120).print(summary)
+    refunded = f"; {book.refunded / 100:,.2f} overpaid and refunded" if book.refunded else ""
+    console.print(
+        f"{len(book.ids):,} accounts, {rows:,} rows{refunded}. Wrote {out}",
+        highlight=False,
+    )
+    if not as_of:
+        console.print(
+            f"Next: delinq snapshots --panel {out} (panel: status dpd in days; balance: "
+            "balance, payment: payment)",
+            highlight=False,
+        )
 
 
 @app.command("mlflow-server")

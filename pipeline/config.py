@@ -478,6 +478,31 @@ class PanelConfig(_Strict):
     min_months_on_book: int = Field(6, ge=0)
 
 
+class ArrearsConfig(_Strict):
+    """Days past due from a repayment schedule and payments (`delinq arrears`; the rules are in
+    pipeline/book/arrears.py). Column names are those of the two input files."""
+
+    id: str = "account_id"  # in both files
+    due_date: str = "due_date"
+    amount_due: str = "amount_due"
+    payment_date: str = "payment_date"
+    amount: str = "amount"  # a negative amount reverses an earlier payment
+    product: str | None = None  # a schedule column naming each account's product
+    # Days counted as calendar days (自然日) or China's working days (工作日, holidays and
+    # make-up working days from chinesecalendar); per product where the product is named.
+    day_count: Literal["calendar", "working"] = "calendar"
+    day_count_by_product: dict[str, Literal["calendar", "working"]] = Field(default_factory=dict)
+    # An instalment paid within this many days (of its day count) after its due date is on time.
+    grace_days: int = Field(0, ge=0, le=90)
+    # An unpaid remainder of at most this amount is not overdue (rounding, small fees).
+    tolerance: float = Field(0.0, ge=0)
+    # Paid beyond what is due up to the next due date: kept as credit for later instalments
+    # (carry), or returned to the customer and not counted (refund).
+    overpayment: Literal["carry", "refund"] = "carry"
+    # A payment dated before the account's first due date: allowed (kept as credit) or an error.
+    payments_before_first_due: Literal["allow", "error"] = "allow"
+
+
 class PanelOutcomesConfig(_Strict):
     """How `delinq backtest --panel` reads a monthly performance panel and defines bad: at
     least ``bad_at_least`` past due (in ``unit``) in the ``within_months`` after the night."""
@@ -532,6 +557,7 @@ class Config(_Strict):
     explain: ExplainConfig = ExplainConfig()
     monitor: MonitorConfig = MonitorConfig()
     panel: PanelConfig = PanelConfig()
+    arrears: ArrearsConfig = ArrearsConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")
