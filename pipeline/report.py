@@ -49,7 +49,7 @@ CURVES = {
 PORTFOLIO = {
     "aging.png": "Aging: accounts by days-past-due bucket, month by month",
     "roll_rates.png": "Roll rates between buckets",
-    "bad_rates.png": "Bad rate by bucket and segment",
+    "bad_rates.png": "Bad rate by bucket, segment and delinquent type",
 }
 
 
@@ -279,6 +279,14 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         if rates.exists():
             parts.append(html_table(pd.read_csv(rates, index_col=0)))
         parts += [img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
+        types = portfolio / "delinquent_types.csv"
+        if types.exists():
+            parts.append(
+                "<h3>Delinquent customers by type</h3><p class='muted'>Late accounts by "
+                "behaviour (rules in pipeline/portfolio/delinquent_types.py), the bad rate that "
+                "followed, and each type's treatment.</p>"
+            )
+            parts.append(html_table(pd.read_csv(types, index_col=0)))
     parts += _drift_section(latest_manifest(cfg.scoring.output_dir), cfg.scoring.output_dir)
     parts += _monitoring_section(cfg.monitor.output_dir)
     body = "\n".join(parts)

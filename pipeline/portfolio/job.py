@@ -1,4 +1,4 @@
-"""The portfolio-analytics job: aging, roll rates and bad rates written as CSV and PNG."""
+"""The portfolio-analytics job: aging, roll rates, bad rates and delinquent types as CSV and PNG."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from delinq.pipeline.portfolio.analytics import (
     roll_rate_counts,
     roll_rate_matrix,
 )
+from delinq.pipeline.portfolio.delinquent_types import delinquent_types, type_outcomes
 from delinq.pipeline.portfolio.policy import segment_accounts
 
 
@@ -40,22 +41,26 @@ def analyze_portfolio(
     by_bucket = bad_rate_by(frame, bucket, dataset.y).reindex(order).dropna()
     segment = segment_accounts(frame, history, cfg.segments, pd_)
     by_segment = bad_rate_by(frame, segment, dataset.y).sort_values("bad_rate", ascending=False)
+    types = type_outcomes(delinquent_types(frame, history, cfg.delinquent_types), dataset.y)
 
     files = [
         out_dir / "aging.csv",
         out_dir / "roll_rates.csv",
         out_dir / "bad_rate_by_bucket.csv",
         out_dir / "bad_rate_by_segment.csv",
+        out_dir / "delinquent_types.csv",
     ]
     aging.to_csv(files[0], index=False)
     matrix.assign(accounts=counts).to_csv(files[1])
     by_bucket.to_csv(files[2])
     by_segment.to_csv(files[3])
+    types.to_csv(files[4])
     files += [
         plots.roll_rate_heatmap(matrix, counts, out_dir / "roll_rates.png"),
         plots.aging_bars(aging, out_dir / "aging.png"),
         plots.bad_rate_bars(
-            {"current DPD bucket": by_bucket, "segment": by_segment}, out_dir / "bad_rates.png"
+            {"current DPD bucket": by_bucket, "segment": by_segment, "delinquent type": types},
+            out_dir / "bad_rates.png",
         ),
     ]
     return files
