@@ -863,6 +863,97 @@ def monitor(
     console.print(f"Wrote {result.folder}/", highlight=False)
 
 
+def _capacities(cfg: Config, given: list[str]) -> Config:
+    """``--capacity ACTION=ACCOUNTS`` overrides of collection.channels, checked."""
+    channels = dict(cfg.collection.channels)
+    for item in given or []:
+        name, _, number = item.partition("=")
+        name = name.strip()
+        if name not in channels:
+            raise ConfigError(
+                f"--capacity {item!r}: unknown action {name!r} (known: {', '.join(channels)})"
+            )
+        try:
+            value = None if number.strip().lower() in ("none", "unlimited") else int(number)
+        except ValueError:
+            raise ConfigError(
+                f"--capacity {item!r}: expected ACTION=ACCOUNTS, e.g. call=5000 (or call=unlimited)"
+            ) from None
+        if value is not None and value < 0:
+            raise ConfigError(f"--capacity {item!r}: a capacity is never below zero")
+        channels[name] = channels[name].model_copy(update={"capacity": value})
+    collection = cfg.collection.model_copy(update={"channels": channels})
+    return cfg.model_copy(update={"collection": collection})
+
+
+@app.command()
+@_friendly_errors
+def decide(
+    as_of: str = typer.Option(..., "--as-of", help="The published night to decide on."),
+    book: Path = typer.Option(
+        ..., "--book", help="The book that night scored (for each account's balance and limit)."
+    ),
+    scores: Path = SCORES_OPTION,
+    out: Path = typer.Option(Path("data/decisions"), "--out", "-o", help="Output root."),
+    capacity: list[str] = typer.Option(
+        None,
+        "--capacity",
+        help="Tonight's capacity of a collection channel, ACTION=ACCOUNTS (repeatable), "
+        "e.g. --capacity call=3000; default collection.channels.",
+    ),
+    what_if: Path = typer.Option(
+        None,
+        "--what-if",
+        help="Another config: the book's expected loss, revenue and profit under its credit: "
+        "policy, beside this one's.",
+    ),
+    sep: str = SEP_OPTION,
+    config: Path = CONFIG_OPTION,
+) -> None:
+    """Limits, prices and collection actions for a scored night.
+
+    Per account: exposure at default, expected loss (PD x LGD x EAD), a limit action (raise,
+    hold, cut or freeze) with the rule and cap that bound it, and its grade's risk-based rate
+    (funding + expected loss rate + operating cost + margin, capped at credit.max_rate). Per
+    delinquent account: the collection action that maximises the book's expected recovery
+    within each channel's daily capacity, beside the fixed ladder's, and its challenger cell.
+    Published to OUT/as_of_date=DATE/ whole or not at all.
+    """
+    from delinq.pipeline.decide.job import decide as run_decide
+
+    cfg = _capacities(load_config(_config_path(config)), capacity)
+    other = load_config(what_if) if what_if is not None else None
+    result = run_decide(cfg, scores or cfg.scoring.output_dir, as_of, book, out, other, sep)
+    s = result.summary
+    table = Table(title=f"Collection on {s['as_of_date']}: {s['delinquent']:,} delinquent")
+    for column in ("channel", "assigned", "capacity"):
+        table.add_column(column, justify="left" if column == "channel" else "right")
+    for name, use in s["collection"]["channels"].items():
+        cap = "unlimited" if use["capacity"] is None else f"{use['capacity']:,}"
+        table.add_row(name, f"{use['assigned']:,}", cap)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    c = s["collection"]
+    console.print(
+        f"Expected recovery {c['expected_recovery']:,.0f} against the ladder's "
+        f"{c['ladder_expected_recovery']:,.0f} (margin {c['margin_over_ladder']:+,.0f}); "
+        f"cells {s['cells']}",
+        highlight=False,
+    )
+    rows = ["expected_loss", "expected_revenue", "expected_profit", "total_limit"]
+    credit = Table(title="Credit policy" + (" and what-if" if other else ""))
+    credit.add_column("")
+    credit.add_column("this config", justify="right")
+    if other:
+        credit.add_column(str(what_if), justify="right")
+    for key in rows + [f"limit_{a}" for a in ("raise", "hold", "cut", "freeze")]:
+        cells = [f"{s['credit'][key]:,.0f}"]
+        if other:
+            cells.append(f"{s['what_if'][key]:,.0f}")
+        credit.add_row(key.replace("_", " "), *cells)
+    Console(width=None if sys.stdout.isatty() else 120).print(credit)
+    console.print(f"Wrote {result.folder}/", highlight=False)
+
+
 @app.command("monitor-page")
 @_friendly_errors
 def monitor_page(

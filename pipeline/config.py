@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FAMILIES = ("logreg", "svm", "random_forest", "xgboost", "scorecard")
 Family = Literal["logreg", "svm", "random_forest", "xgboost", "scorecard"]
@@ -503,6 +503,150 @@ class ArrearsConfig(_Strict):
     payments_before_first_due: Literal["allow", "error"] = "allow"
 
 
+class CreditConfig(_Strict):
+    """Limits and risk-based prices from the calibrated PD (`delinq decide`; the rules are in
+    pipeline/portfolio/credit.py). Rates are annual shares of the drawn balance."""
+
+    lgd: float = Field(0.65, gt=0, le=1)  # loss given default
+    ccf: float = Field(0.5, ge=0, le=1)  # credit-conversion factor on the undrawn limit
+    funding_rate: float = Field(0.03, ge=0, lt=1)
+    operating_cost_rate: float = Field(0.02, ge=0, lt=1)
+    margin: float = Field(0.03, ge=0, lt=1)
+    # The highest annual rate the law allows (a cap on every price): 24 % is the ceiling
+    # Chinese courts and regulators hold consumer credit to; set your jurisdiction's.
+    max_rate: float = Field(0.24, gt=0, le=1)
+    # Limit actions, first that applies: freeze (no new drawing) from this PD or this DPD
+    # bucket; cut by cut_factor from cut_from_pd; raise by raise_factor up to pd_for_raise
+    # when current and used at least raise_min_utilisation; otherwise hold.
+    freeze_from_pd: float = Field(0.35, gt=0, lt=1)
+    freeze_from_bucket: Literal["1-30", "31-60", "61-90", "90+"] = "31-60"
+    cut_from_pd: float = Field(0.15, gt=0, lt=1)
+    cut_factor: float = Field(0.7, gt=0, lt=1)
+    raise_up_to_pd: float = Field(0.03, gt=0, lt=1)
+    raise_min_utilisation: float = Field(0.6, ge=0)
+    raise_factor: float = Field(1.2, gt=1)
+    max_raise: float = Field(50_000, gt=0)  # at most this much more in one step
+    max_limit: float = Field(500_000, gt=0)  # no raise goes past this
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditConfig:
+        if not self.raise_up_to_pd < self.cut_from_pd < self.freeze_from_pd:
+            raise ValueError("need raise_up_to_pd < cut_from_pd < freeze_from_pd")
+        return self
+
+
+class DelinquentTypesConfig(_Strict):
+    """Delinquent-customer types and their treatments (pipeline/portfolio/delinquent_types.py).
+
+    Rules over the payment history, first match: stubborn (顽固性), structural (固有性), else
+    temporary (临时性). Optional columns sharpen them where the book has them."""
+
+    stubborn_unpaid_months: int = Field(2, ge=1)  # no payment in this many recent months...
+    stubborn_from_bucket: Literal["31-60", "61-90", "90+"] = "31-60"  # ...this late, and rising
+    broken_promises: str | None = None  # a column: promises to pay not kept (contact data)
+    stubborn_broken_promises: int = Field(2, ge=1)
+    structural_pay_ratio: float = Field(0.8, gt=0, le=1)  # paying, but under this share of due
+    structural_late_months: int = Field(3, ge=1)  # late in this many months of the history
+    income: str | None = None  # a column: monthly income, for the affordability check
+    # Treatments: a grace period for the temporary; a restructured instalment of at most this
+    # share of income (else of what the account has been paying) over at most max_term_months
+    # for the structural; escalation with a person's review for the stubborn.
+    grace_days: int = Field(7, ge=0, le=60)
+    affordable_share: float = Field(0.3, gt=0, le=1)
+    max_term_months: int = Field(36, ge=1, le=120)
+
+
+class ChannelConfig(_Strict):
+    """One collection action: its cost per account, its daily capacity (accounts; none for
+    unlimited) and the prior chance it cures an account, per DPD bucket. An action with no
+    prior for a bucket is not used on that bucket."""
+
+    cost: float = Field(ge=0)
+    capacity: int | None = Field(None, ge=0)
+    cure: dict[Literal["1-30", "31-60", "61-90", "90+"], float] = Field(min_length=1)
+
+    @field_validator("cure")
+    @classmethod
+    def _shares(cls, v: dict) -> dict:
+        if any(not 0 <= p <= 1 for p in v.values()):
+            raise ValueError("cure chances are shares between 0 and 1")
+        return v
+
+
+def _default_channels() -> dict[str, ChannelConfig]:
+    # Priors until outcome data exist: chance that the account is current again within the
+    # backtest window, per DPD bucket (illustrative; replace with your measured cure rates).
+    rows = {
+        "sms_reminder": (0.05, None, (0.30, 0.10, 0.04, 0.01)),
+        "call": (2.0, 5_000, (0.42, 0.22, 0.10, 0.03)),
+        "repayment_plan": (8.0, 1_500, (0.45, 0.30, 0.18, 0.06)),
+        "restructuring_offer": (25.0, 600, (None, 0.35, 0.28, 0.12)),
+        "field_visit": (60.0, 200, (None, 0.32, 0.25, 0.12)),
+        "legal": (400.0, 50, (None, None, 0.20, 0.18)),
+        "outsourced_collection": (150.0, 1_000, (None, None, 0.15, 0.14)),
+    }
+    buckets = ("1-30", "31-60", "61-90", "90+")
+    return {
+        name: ChannelConfig(
+            cost=cost,
+            capacity=cap,
+            cure={b: p for b, p in zip(buckets, cure, strict=True) if p is not None},
+        )
+        for name, (cost, cap, cure) in rows.items()
+    }
+
+
+TYPE_RESPONSE = {
+    "temporary": {"none": 1.3, "sms_reminder": 1.3, "call": 1.1, "field_visit": 0.8,
+                  "legal": 0.5, "outsourced_collection": 0.6},
+    "structural": {"none": 0.7, "sms_reminder": 0.6, "call": 0.8, "repayment_plan": 1.4,
+                   "restructuring_offer": 1.6, "legal": 0.6},
+    "stubborn": {"none": 0.4, "sms_reminder": 0.3, "call": 0.5, "repayment_plan": 0.4,
+                 "restructuring_offer": 0.4, "field_visit": 1.2, "legal": 1.3,
+                 "outsourced_collection": 1.1},
+}  # fmt: skip
+
+
+class CollectionConfig(_Strict):
+    """Collection actions chosen by expected recovery under each channel's daily capacity
+    (`delinq decide`; pipeline/portfolio/assignment.py)."""
+
+    channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
+    # The chance an account cures with no action, per bucket: what every action must beat.
+    self_cure: dict[Literal["1-30", "31-60", "61-90", "90+"], float] = Field(
+        default_factory=lambda: {"1-30": 0.22, "31-60": 0.06, "61-90": 0.02, "90+": 0.005}
+    )
+    # Accounts in the challenger cells (stable per account and seed): half held back with no
+    # action, half given another allowed action at random, so each action's uplift can be
+    # measured once outcomes mature.
+    challenger_share: float = Field(0.05, ge=0, le=0.5)
+    seed: int = 7
+    # How each delinquent-customer type (delinquent_types:) answers an action, as a factor on
+    # its cure prior ("none": curing by itself): a reminder suits a slip, a restructuring
+    # offer a customer who cannot pay as agreed, escalation one who will not. Absent: 1.
+    type_response: dict[Literal["temporary", "structural", "stubborn"], dict[str, float]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in TYPE_RESPONSE.items()}
+    )
+    # Hard limits, if the policy wants them: the only actions a type may get (absent: any).
+    actions_by_type: dict[Literal["temporary", "structural", "stubborn"], list[str]] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _known_actions(self) -> CollectionConfig:
+        named = [(f"actions_by_type.{k}", v) for k, v in self.actions_by_type.items()]
+        named += [(f"type_response.{k}", list(v)) for k, v in self.type_response.items()]
+        for key, actions in named:
+            unknown = [a for a in actions if a not in self.channels and a != "none"]
+            if unknown and (key.startswith("actions") or "type_response" in self.model_fields_set):
+                raise ValueError(
+                    f"{key}: {unknown[0]!r} is not a channel (channels: {', '.join(self.channels)})"
+                )
+        if any(f < 0 for v in self.type_response.values() for f in v.values()):
+            raise ValueError("type_response: factors are never below zero")
+        return self
+
+
 class PanelOutcomesConfig(_Strict):
     """How `delinq backtest --panel` reads a monthly performance panel and defines bad: at
     least ``bad_at_least`` past due (in ``unit``) in the ``within_months`` after the night."""
@@ -558,6 +702,9 @@ class Config(_Strict):
     monitor: MonitorConfig = MonitorConfig()
     panel: PanelConfig = PanelConfig()
     arrears: ArrearsConfig = ArrearsConfig()
+    credit: CreditConfig = CreditConfig()
+    delinquent_types: DelinquentTypesConfig = DelinquentTypesConfig()
+    collection: CollectionConfig = CollectionConfig()
     output_dir: Path = Path("data/runs")
 
     @model_validator(mode="after")

@@ -35,6 +35,8 @@ ALLOWED = {
     | {"pipeline.train", "pipeline.card", "pipeline.webpage"},
     "pipeline.monitor": {"pipeline.config", "pipeline.registry", "pipeline.score"}
     | {"pipeline.book", "pipeline.plotting", "pipeline.explain", "features", "pipeline.webpage"},
+    "pipeline.decide": {"pipeline.config", "pipeline.book", "pipeline.portfolio"}
+    | {"pipeline.monitor"},
     "pipeline.card": {"pipeline.config", "pipeline.registry", "pipeline.train"}
     | {"pipeline.portfolio", "pipeline.webpage"},
 }

@@ -60,7 +60,7 @@ def _manifest(scores: Path, day: str) -> dict:
     return json.loads((folder / MANIFEST_FILE).read_text())
 
 
-def _night(scores: Path, day: str, columns: list[str]) -> tuple[pa.Table, dict]:
+def read_night(scores: Path, day: str, columns: list[str]) -> tuple[pa.Table, dict]:
     """(``columns`` of the scores, manifest) of the published night ``day``."""
     manifest = _manifest(scores, day)
     folder = partition(scores, day)
@@ -86,14 +86,14 @@ def _reasons_of(scores: Path, day: str, ids: pd.Series) -> pd.DataFrame:
     return found.reindex(ids.astype(str).to_numpy()).reset_index(drop=True)
 
 
-def _day(as_of: str) -> str:
+def as_of_day(as_of: str) -> str:
     try:
         return canonical_date(as_of)
     except ValueError:
         raise MonitorError(f"--as-of {as_of!r} is not a calendar date (YYYY-MM-DD)") from None
 
 
-def _publish(root: Path, day: str, write) -> Path:
+def publish_partition(root: Path, day: str, write) -> Path:
     """Run ``write(staging)`` and rename its folder into ``root``'s partition of ``day``."""
     root.mkdir(parents=True, exist_ok=True)
     with partition_lock(root, day):
@@ -165,7 +165,7 @@ def monitor(
     With ``books`` (the previous night's and tonight's input books), each watchlist account
     gets the reasons its risk rose (:func:`why_risk_rose`).
     """
-    day = _day(as_of)
+    day = as_of_day(as_of)
     manifest = _manifest(scores, day)
     earlier = [d for d in published_dates(scores) if d < day]
     if not earlier:
@@ -176,8 +176,8 @@ def monitor(
     grades = list(cfg.scorecard.bands)
     # The nights are handed over, not kept here: compare_nights frees what it has used.
     result = compare_nights(
-        _night(scores, earlier[-1], COLUMNS)[0],
-        _night(scores, day, COLUMNS)[0],
+        read_night(scores, earlier[-1], COLUMNS)[0],
+        read_night(scores, day, COLUMNS)[0],
         grades,
         cfg.monitor,
     )
@@ -201,7 +201,7 @@ def monitor(
         )
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
 
-    final = _publish(cfg.monitor.output_dir / "migration", day, write)
+    final = publish_partition(cfg.monitor.output_dir / "migration", day, write)
     if log:
         aggregates = [final / f for f in ("migration.csv", "bucket_flows.csv", "new_actions.csv")]
         _log(cfg, manifest, [*aggregates, final / "migration.png", final / "summary.json"],
@@ -249,8 +249,8 @@ def backtest(
     outcomes derived from a monthly ``panel`` (``monitor.panel``: :mod:`.outcomes`)."""
     if (outcomes is None) == (panel is None):
         raise MonitorError("give either an outcomes table or a performance panel, not both")
-    day = _day(as_of)
-    night, manifest = _night(scores, day, ["id", "pd", "grade"])
+    day = as_of_day(as_of)
+    night, manifest = read_night(scores, day, ["id", "pd", "grade"])
     night = night.to_pandas()
     night["grade"] = night["grade"].astype(object)
     night = night.set_index(night["id"].astype(str))
@@ -301,7 +301,7 @@ def backtest(
         backtest_plot(grades, folder / "backtest.png", f"Back-test of {day}: PD against outcome")
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
 
-    final = _publish(cfg.monitor.output_dir / "backtests", day, write)
+    final = publish_partition(cfg.monitor.output_dir / "backtests", day, write)
     if log:
         files = [final / f for f in ("grades.csv", "backtest.png", "summary.json")]
         _log(cfg, manifest, files, f"backtest/{day}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -129,9 +130,20 @@ def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
     return pd.DataFrame(out, columns=X.columns)
 
 
+# Sections about decisions after the score, not about how a model is trained: left out of a
+# training run's parameters (the config file itself is kept with the run).
+NOT_TRAINING = ("arrears", "credit", "collection", "delinquent_types")
+
+
 def _flat_config(cfg: Config) -> dict[str, str]:
-    flat = pd.json_normalize(json.loads(cfg.model_dump_json()), sep=".").iloc[0].to_dict()
-    return {k: json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in flat.items()}
+    raw = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in NOT_TRAINING}
+    flat = pd.json_normalize(raw, sep=".").iloc[0].to_dict()
+    # MLflow takes letters, digits and _ - . space : / in a parameter name (a label key such
+    # as "90+" would fail the whole logging step).
+    return {
+        re.sub(r"[^\w\-. :/]", "_", k): json.dumps(v) if isinstance(v, list | dict) else str(v)
+        for k, v in flat.items()
+    }
 
 
 def _family_params(cfg: Config, family: str, result: CVResult) -> dict:
