@@ -64,6 +64,9 @@ bench: setup bench-flaml ## Run the benchmarks (~60 min); record results in docs
 	$(BIN)/python benchmarks/score_book.py --rows 5000000 --book taiwan --repeats 1
 	$(BIN)/python benchmarks/score_spark.py --rows 10000000
 	$(BIN)/python benchmarks/monitor_nights.py --rows 10000000
+	$(BIN)/python benchmarks/arrears.py --accounts 100000 860000
+	$(BIN)/python benchmarks/decide.py --rows 200000
+	$(BIN)/python benchmarks/reject_inference.py
 
 bench-pycaret: .bench-pycaret/bin/python ## Install PyCaret 3.3 (own venv) so `make bench` compares with it
 

@@ -556,6 +556,16 @@ class DelinquentTypesConfig(_Strict):
     max_term_months: int = Field(36, ge=1, le=120)
 
 
+class RejectInferenceConfig(_Strict):
+    """Reject inference for application scoring (`delinq reject-inference`;
+    models/reject_inference.py). The default method won on the simulated through-the-door
+    populations of benchmarks/reject_inference.py (docs/benchmarks.md)."""
+
+    method: Literal["accepts_only", "parcelling", "fuzzy", "hard_cutoff"] = "hard_cutoff"
+    uplift: float = Field(1.5, ge=1)  # rejects' bad rate over accepts' who score the same
+    bands: int = Field(10, ge=2, le=50)  # score bands of parcelling
+
+
 class ChannelConfig(_Strict):
     """One collection action: its cost per account, its daily capacity (accounts; none for
     unlimited) and the prior chance it cures an account, per DPD bucket. An action with no
@@ -704,6 +714,7 @@ class Config(_Strict):
     arrears: ArrearsConfig = ArrearsConfig()
     credit: CreditConfig = CreditConfig()
     delinquent_types: DelinquentTypesConfig = DelinquentTypesConfig()
+    reject_inference: RejectInferenceConfig = RejectInferenceConfig()
     collection: CollectionConfig = CollectionConfig()
     output_dir: Path = Path("data/runs")
 

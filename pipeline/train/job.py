@@ -132,7 +132,7 @@ def masked_example(X: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
 
 # Sections about decisions after the score, not about how a model is trained: left out of a
 # training run's parameters (the config file itself is kept with the run).
-NOT_TRAINING = ("arrears", "credit", "collection", "delinquent_types")
+NOT_TRAINING = ("arrears", "credit", "collection", "delinquent_types", "reject_inference")
 
 
 def _flat_config(cfg: Config) -> dict[str, str]:
