@@ -507,6 +507,9 @@ class CreditConfig(_Strict):
     """Limits and risk-based prices from the calibrated PD (`delinq decide`; the rules are in
     pipeline/portfolio/credit.py). Rates are annual shares of the drawn balance."""
 
+    # The months the model's PD covers (its target's window): PDs are made yearly for the
+    # expected loss and the prices, as 1 - (1 - PD) ^ (12 / months).
+    pd_horizon_months: int = Field(12, ge=1, le=60)
     lgd: float = Field(0.65, gt=0, le=1)  # loss given default
     ccf: float = Field(0.5, ge=0, le=1)  # credit-conversion factor on the undrawn limit
     funding_rate: float = Field(0.03, ge=0, lt=1)

@@ -3,12 +3,13 @@
 For each account, from its PD, the configured LGD and its exposure at default (EAD: the drawn
 balance plus a credit-conversion factor on the undrawn limit):
 
-- **expected loss** EL = PD x LGD x EAD;
+- **expected loss** EL = PD x LGD x EAD, the PD made yearly from the model's horizon
+  (``pd_horizon_months``: 1 for a "late next month" target);
 - **a limit action**, the first that applies: ``freeze`` (no new drawing: the limit comes down
   to the balance) from a PD or a DPD bucket; ``cut`` by a factor, never below the balance;
   ``raise`` by a factor for current, well-used, low-PD accounts, capped by the largest step
   and the largest limit; otherwise ``hold``;
-- **a price per grade**: funding cost + expected loss rate (the grade's mean PD x LGD) +
+- **a price per grade**: funding cost + expected loss rate (the grade's mean yearly PD x LGD) +
   operating cost + margin, capped at the legal maximum rate.
 
 Every row carries the inputs of its decisions and the rule or cap that bound them, so each
@@ -33,11 +34,18 @@ def exposure_at_default(balance: np.ndarray, limit: np.ndarray, ccf: float) -> n
     return drawn + ccf * np.maximum(np.asarray(limit, dtype=float) - drawn, 0)
 
 
+def yearly_pd(pd_: np.ndarray, cfg: CreditConfig) -> np.ndarray:
+    """The model's PD over ``cfg.pd_horizon_months`` as a one-year PD."""
+    pd_ = np.clip(np.asarray(pd_, dtype=float), 0, 1)
+    return 1 - (1 - pd_) ** (12 / cfg.pd_horizon_months)
+
+
 def rate_card(pd_: np.ndarray, grade: np.ndarray, cfg: CreditConfig) -> pd.DataFrame:
-    """The price of each grade: its parts, the rate before the cap, and the rate charged."""
-    frame = pd.DataFrame({"grade": np.asarray(grade, dtype=object), "pd": np.asarray(pd_)})
-    card = frame.groupby("grade", sort=True)["pd"].agg(accounts="size", mean_pd="mean")
-    card["expected_loss_rate"] = card["mean_pd"] * cfg.lgd
+    """The price of each grade: its parts, the rate before the cap, and the rate charged
+    (``pd_``: the model's; its yearly value sets the expected loss rate)."""
+    frame = pd.DataFrame({"grade": np.asarray(grade, dtype=object), "pd": yearly_pd(pd_, cfg)})
+    card = frame.groupby("grade", sort=True)["pd"].agg(accounts="size", mean_pd_12m="mean")
+    card["expected_loss_rate"] = card["mean_pd_12m"] * cfg.lgd
     card["funding_rate"] = cfg.funding_rate
     card["operating_cost_rate"] = cfg.operating_cost_rate
     card["margin"] = cfg.margin
@@ -108,8 +116,10 @@ def credit_decisions(
     limit: np.ndarray,
     cfg: CreditConfig,
 ) -> pd.DataFrame:
-    """Every account's EL, limit action and price, with the inputs behind them."""
+    """Every account's EL, limit action and price, with the inputs behind them. The limit
+    rules read the model's PD; the expected loss its yearly value."""
     pd_ = np.asarray(pd_, dtype=float)
+    year = yearly_pd(pd_, cfg)
     limits = limit_decisions(pd_, bucket, balance, limit, cfg)
     card = rate_card(pd_, grade, cfg).set_index("grade")
     grade = pd.Index(np.asarray(grade, dtype=object))
@@ -118,12 +128,13 @@ def credit_decisions(
     return pd.DataFrame(
         {
             "pd": pd_,
+            "pd_12m": np.round(year, 6),
             "lgd": cfg.lgd,
             "ead": np.round(ead, 2),
-            "expected_loss": np.round(pd_ * cfg.lgd * ead, 2),
+            "expected_loss": np.round(year * cfg.lgd * ead, 2),
             **limits,
             "new_ead": np.round(new_ead, 2),
-            "new_expected_loss": np.round(pd_ * cfg.lgd * new_ead, 2),
+            "new_expected_loss": np.round(year * cfg.lgd * new_ead, 2),
             "rate": card["rate"].reindex(grade).to_numpy(),
             "rate_bound_by": card["bound_by"].reindex(grade).to_numpy(dtype=object),
         }
@@ -138,7 +149,7 @@ def portfolio_outcome(decisions: pd.DataFrame, balance: np.ndarray, cfg: CreditC
     balance.
     """
     drawn = np.maximum(np.asarray(balance, dtype=float), 0)
-    pd_ = decisions["pd"].to_numpy()
+    pd_ = decisions["pd_12m"].to_numpy()
     revenue = float((decisions["rate"].to_numpy() * drawn * (1 - pd_)).sum())
     loss = float(decisions["new_expected_loss"].sum())
     costs = float(((cfg.funding_rate + cfg.operating_cost_rate) * drawn).sum())

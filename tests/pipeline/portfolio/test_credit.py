@@ -80,3 +80,20 @@ def test_a_stricter_policy_lowers_exposure_and_expected_loss():
     assert tight["limit_cut"] > base["limit_cut"]
     assert tight["exposure_at_default"] < base["exposure_at_default"]
     assert tight["expected_loss"] < base["expected_loss"]
+
+
+def test_the_pd_is_made_yearly_from_the_models_horizon():
+    monthly = CFG.model_copy(update={"pd_horizon_months": 1})
+    d = credit_decisions(
+        np.array([0.01]),
+        np.array(["A"], dtype=object),
+        np.array(["current"], dtype=object),
+        np.array([1_000.0]),
+        np.array([1_000.0]),
+        monthly,
+    )
+    year = 1 - 0.99**12
+    assert d.loc[0, "pd_12m"] == pytest.approx(year, abs=1e-6)
+    assert d.loc[0, "expected_loss"] == pytest.approx(year * CFG.lgd * 1_000, abs=0.01)
+    card = rate_card(np.array([0.01]), np.array(["A"], dtype=object), monthly)
+    assert card.loc[0, "expected_loss_rate"] == pytest.approx(year * CFG.lgd)
