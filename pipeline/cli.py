@@ -954,6 +954,43 @@ def decide(
     console.print(f"Wrote {result.folder}/", highlight=False)
 
 
+@app.command("collection-backtest")
+@_friendly_errors
+def collection_backtest(
+    as_of: str = typer.Option(..., "--as-of", help="The night whose decisions to judge."),
+    outcomes: Path = typer.Option(
+        ..., "--outcomes", help="Matured outcomes: one row per account, id and a 0/1 cured flag."
+    ),
+    id_col: str = typer.Option("id", "--id", help="The outcomes' id column."),
+    target: str = typer.Option("cured", "--target", help="The outcomes' 0/1 cured column."),
+    decisions: Path = typer.Option(
+        Path("data/decisions"), "--decisions", help="Output root of delinq decide."
+    ),
+    out: Path = typer.Option(
+        Path("data/decisions/backtests"), "--out", "-o", help="Output root of the backtest."
+    ),
+) -> None:
+    """Cure rates per collection action and challenger cell once outcomes have matured.
+
+    Per DPD bucket, action and cell: accounts, cure rate, the prior the assignment used, and
+    the uplift over the held-out accounts of the same bucket, the measured worth of each
+    action (move collection.channels' priors towards it). Published whole or not at all.
+    """
+    from delinq.pipeline.decide.job import collection_backtest as run_backtest
+    from delinq.pipeline.monitor.job import read_outcomes
+
+    cured = read_outcomes(outcomes, id_col, target, None)
+    result = run_backtest(decisions, as_of, cured, out)
+    s = result.summary
+    console.print(
+        f"{s['accounts_with_outcomes']:,} delinquent accounts with outcomes, cure rate "
+        f"{s['cure_rate']:.1%}; by cell: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in s["by_cell"].items())
+        + f". Wrote {result.folder}/",
+        highlight=False,
+    )
+
+
 @app.command("reject-inference")
 @_friendly_errors
 def reject_inference(

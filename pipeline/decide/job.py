@@ -179,3 +179,54 @@ def _summary(decisions, balance, cfg: Config, what_if: Config | None, day: str, 
                                  decisions["limit"].to_numpy(), what_if.credit)  # fmt: skip
         summary["what_if"] = portfolio_outcome(other, balance, what_if.credit)
     return summary
+
+
+def collection_backtest(decisions: Path, as_of: str, cured: pd.Series, out: Path) -> Decided:
+    """Cure rates per collection action and challenger cell once outcomes have matured.
+
+    ``cured``: 0/1 by account id (text), e.g. current again within three months. Per DPD
+    bucket, action and cell: the accounts, their cure rate against the prior the assignment
+    used, and the uplift over the held-out accounts of the same bucket (what each action is
+    really worth; the priors should move towards it). Published to
+    ``out/as_of_date=D/`` whole or not at all.
+    """
+    day = as_of_day(as_of)
+    path = Path(decisions) / f"as_of_date={day}" / DECISIONS_FILE
+    if not path.exists():
+        raise DataError(f"{decisions}: no decisions for {day} (run `delinq decide` first)")
+    if cured.empty:
+        raise DataError("the outcomes file has no rows")
+    columns = ["id", "dpd_bucket", "collection_action", "cell", "p_cure"]
+    table = pq.read_table(path, columns=columns).to_pandas()
+    late = table[table["cell"] != ""].set_index("id")
+    unknown = cured.index.difference(table["id"])
+    if len(unknown):
+        raise DataError(
+            f"outcomes for {len(unknown)} account(s) that the decisions of {day} do not have; "
+            "give the outcomes of that night's accounts"
+        )
+    matched = late.join(cured.rename("cured"), how="inner")
+    if matched.empty:
+        raise DataError(f"no outcome is for a delinquent account of {day}")
+    keys = ["dpd_bucket", "collection_action", "cell"]
+    rates = matched.groupby(keys).agg(
+        accounts=("cured", "size"), cure_rate=("cured", "mean"), prior=("p_cure", "mean")
+    )
+    held = matched[matched["cell"] == "holdout"].groupby("dpd_bucket")["cured"].mean()
+    rates["uplift_vs_holdout"] = (
+        rates["cure_rate"] - held.reindex(rates.index.get_level_values("dpd_bucket")).to_numpy()
+    )
+    rates = rates.reset_index()
+    summary = {
+        "as_of_date": day,
+        "accounts_with_outcomes": len(matched),
+        "cure_rate": round(float(matched["cured"].mean()), 4),
+        "by_cell": matched.groupby("cell")["cured"].mean().round(4).to_dict(),
+    }
+
+    def write(staging: Path) -> None:
+        staging.mkdir(parents=True, exist_ok=True)
+        rates.to_csv(staging / "collection_cure_rates.csv", index=False)
+        (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True))
+
+    return Decided(publish_partition(Path(out), day, write), summary)

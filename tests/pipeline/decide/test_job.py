@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -38,8 +39,17 @@ def test_decisions_respect_capacity_caps_and_beat_the_ladder(night, tmp_path):
     out = tmp_path / "decisions"
     strict = tmp_path / "strict.yaml"
     strict.write_text("credit: {cut_from_pd: 0.05, cut_factor: 0.5, raise_up_to_pd: 0.01}\n")
-    result = _decide(night, "-o", str(out), "--capacity", "call=40", "--capacity",
-                     "field_visit=5", "--what-if", str(strict))  # fmt: skip
+    result = _decide(
+        night,
+        "-o",
+        str(out),
+        "--capacity",
+        "call=40",
+        "--capacity",
+        "field_visit=5",
+        "--what-if",
+        str(strict),
+    )
     assert result.exit_code == 0, result.output
     folder = out / f"as_of_date={NIGHT}"
     decisions = pd.read_parquet(folder / "decisions.parquet")
@@ -71,3 +81,53 @@ def test_bad_input_is_one_line_and_publishes_nothing(night, tmp_path, extra, mes
     result = _decide(night, "-o", str(out), *extra)
     assert result.exit_code == 2 and message in result.output, result.output
     assert not out.exists() or not any(p.name.startswith("as_of_date") for p in out.iterdir())
+
+
+def test_collection_backtest_measures_cure_rates_per_action_and_cell(night, tmp_path):
+    out = tmp_path / "decisions"
+    assert _decide(night, "-o", str(out), "--capacity", "call=300").exit_code == 0
+    decisions = pd.read_parquet(out / f"as_of_date={NIGHT}" / "decisions.parquet")
+    late = decisions[decisions["cell"] != ""]
+    # Outcomes drawn from the priors the assignment used: the backtest must find them again.
+    rng = np.random.default_rng(0)
+    cured = (rng.random(len(late)) < late["p_cure"].to_numpy()).astype(int)
+    outcomes = tmp_path / "outcomes.csv"
+    pd.DataFrame({"account": late["id"], "cured": cured}).to_csv(outcomes, index=False)
+
+    def backtest(outcomes, folder):
+        return runner.invoke(
+            app,
+            [
+                "collection-backtest",
+                "--as-of",
+                NIGHT,
+                "--decisions",
+                str(out),
+                "--outcomes",
+                str(outcomes),
+                "--id",
+                "account",
+                "-o",
+                str(folder),
+            ],
+        )
+
+    result = backtest(outcomes, tmp_path / "bt")
+    assert result.exit_code == 0, result.output
+    rates = pd.read_csv(tmp_path / "bt" / f"as_of_date={NIGHT}" / "collection_cure_rates.csv")
+    assert rates["accounts"].sum() == len(late)
+    big = rates[rates["accounts"] >= 200]
+    assert len(big) and np.allclose(big["cure_rate"], big["prior"], atol=0.08)
+    holdout = rates[rates["cell"] == "holdout"]
+    assert np.allclose(holdout["uplift_vs_holdout"], 0)
+
+    bad = tmp_path / "bad.csv"
+    for frame, message in (
+        (pd.DataFrame({"account": ["nobody"], "cured": [1]}), "do not have"),
+        (pd.DataFrame({"account": [late["id"].iloc[0]] * 2, "cured": [1, 0]}), "duplicated"),
+        (pd.DataFrame({"account": [], "cured": []}), "no rows"),
+    ):
+        frame.to_csv(bad, index=False)
+        failed = backtest(bad, tmp_path / "bt2")
+        assert failed.exit_code == 2 and message in failed.output, failed.output
+    assert not (tmp_path / "bt2").exists() or not any((tmp_path / "bt2").glob("as_of_date=*"))
