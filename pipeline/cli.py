@@ -455,8 +455,15 @@ def make_book(
         try:
             with _progress("writing {task.fields[name]}") as progress:
                 task = progress.add_task("panel", total=accounts, name=out.name)
-                write_panel(out, accounts, months, start, seed, shock_month,
-                            progress=lambda n: progress.advance(task, n))  # fmt: skip
+                write_panel(
+                    out,
+                    accounts,
+                    months,
+                    start,
+                    seed,
+                    shock_month,
+                    progress=lambda n: progress.advance(task, n),
+                )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         console.print(f"Wrote {accounts:,} accounts over {months} months to {out}")
@@ -1216,6 +1223,14 @@ def arrears(
         help="Without --as-of: the panel's last month (YYYY-MM). Default: the last month with "
         "a due date or a payment.",
     ),
+    wide: int = typer.Option(
+        0,
+        "--wide",
+        min=0,
+        max=36,
+        help="With --as-of: also the last N months' days past due, balances and payments as "
+        "columns, newest first (dpd_0.., balance_0.., payment_0..): a nightly book.",
+    ),
     out: Path = typer.Option(
         Path("data/arrears/arrears.parquet"), "--out", "-o", help="Output (.parquet or .csv)."
     ),
@@ -1234,8 +1249,17 @@ def arrears(
 
     cfg = load_config(_config_path(config))
     with console.status("Allocating payments to the oldest amounts due..."):
+        if wide and not as_of:
+            raise typer.BadParameter("--wide needs --as-of (the night of the book)")
         buckets, book = write_arrears(
-            cfg.arrears, schedule, payments, out, as_of=as_of, until=until, sep=_separator(sep)
+            cfg.arrears,
+            schedule,
+            payments,
+            out,
+            as_of=as_of,
+            until=until,
+            sep=_separator(sep),
+            wide=wide,
         )
     rows = sum(buckets.values())
     summary = Table(title=f"DPD buckets ({'at ' + as_of if as_of else 'all month ends'})")
@@ -1254,6 +1278,12 @@ def arrears(
         console.print(
             f"Next: delinq snapshots --panel {out} (panel: status dpd in days; balance: "
             "balance, payment: payment)",
+            highlight=False,
+        )
+    elif wide:
+        names = ", ".join(f"{k}_0..{k}_{wide - 1}" for k in ("dpd", "balance", "payment"))
+        console.print(
+            f"History columns {names}: data.history with status_unit: days reads them",
             highlight=False,
         )
 

@@ -392,13 +392,43 @@ def _month_ends(book: Ledger, accounts: np.ndarray, end: int) -> pa.Table:
     return _table(book, account, day, values)
 
 
+def _wide(book: Ledger, accounts: np.ndarray, day: int, months: int) -> pa.Table:
+    """One row per account at ``day``: its arrears, then the last ``months`` days past due,
+    balances and payments as columns, newest first (``dpd_0`` at ``day``, ``dpd_1`` at the
+    month end before it, ...): the layout of a nightly book."""
+    month = int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64))
+    firsts = np.arange(month, month - months, -1).astype("datetime64[M]").astype("datetime64[D]")
+    # The as-of day, then each earlier month end (a month's first day, less one); one more
+    # date than months, as a month's payments are the difference of two.
+    days = np.concatenate([[day], firsts.astype(np.int64) - 1])
+    k, n = len(days), len(accounts)
+    values = arrears(book, np.repeat(accounts, k), np.tile(days, n))
+    grid = {name: np.asarray(v).reshape(n, k) for name, v in values.items()}
+    table = _table(book, accounts, np.full(n, day), {name: g[:, 0] for name, g in grid.items()})
+    paid = grid["paid_to_date"]
+    history = {
+        "dpd": grid["dpd"],
+        "balance": grid["balance"],
+        "payment": np.round(paid[:, :-1] - paid[:, 1:], 2),
+    }
+    for name, columns in history.items():
+        for i in range(months):
+            table = table.append_column(f"{name}_{i}", pa.array(columns[:, i]))
+    return table
+
+
 def iter_arrears(
-    book: Ledger, as_of: str | None = None, until: str | None = None, part: int = 100_000
+    book: Ledger,
+    as_of: str | None = None,
+    until: str | None = None,
+    part: int = 100_000,
+    wide: int = 0,
 ):
     """The output in parts of ``part`` accounts: at ``as_of`` (YYYY-MM-DD) one row per
-    account, else the monthly panel (one row per account and month end, from the month of its
-    first due date or first payment to ``until``, YYYY-MM). ``payment`` in the panel is what
-    counted as paid in the month."""
+    account (with ``wide`` months of history as columns, newest first: the nightly book's
+    layout), else the monthly panel (one row per account and month end, from the month of its
+    first due date or first payment to ``until``, YYYY-MM). ``payment`` is what counted as
+    paid in the month."""
     day = _as_of_day(as_of) if as_of else None
     end = None if as_of else _last_month(book, until)
     n = len(book.ids)
@@ -406,6 +436,8 @@ def iter_arrears(
         accounts = np.arange(low, min(n, low + part))
         if day is None:
             yield _month_ends(book, accounts, end)
+        elif wide:
+            yield _wide(book, accounts, day, wide)
         else:
             days = np.full(len(accounts), day)
             yield _table(book, accounts, days, arrears(book, accounts, days))
@@ -429,10 +461,12 @@ def write_arrears(
     as_of: str | None = None,
     until: str | None = None,
     sep: str | None = None,
+    wide: int = 0,
 ) -> tuple[dict[str, int], Ledger]:
-    """Read the schedule and payments, compute arrears (at ``as_of``, else the monthly
-    panel) and write them to ``out`` (Parquet, or CSV by its suffix) part by part, published
-    atomically: a fault on the way leaves nothing at ``out``. Returns rows per DPD bucket."""
+    """Read the schedule and payments, compute arrears (at ``as_of``, with ``wide`` months of
+    history as columns if asked, else the monthly panel) and write them to ``out`` (Parquet,
+    or CSV by its suffix) part by part, published atomically: a fault on the way leaves
+    nothing at ``out``. Returns rows per DPD bucket."""
     s_cols = [cfg.id, cfg.due_date, cfg.amount_due] + ([cfg.product] if cfg.product else [])
     p_cols = [cfg.id, cfg.payment_date, cfg.amount]
     texts = [cfg.id, cfg.product]  # read as dictionaries: each distinct text held once
@@ -446,7 +480,7 @@ def write_arrears(
     counts = np.zeros(len(BUCKETS), dtype=np.int64)
     csv, writer = out.suffix.lower() == ".csv", None
     try:
-        for i, table in enumerate(iter_arrears(book, as_of, until)):
+        for i, table in enumerate(iter_arrears(book, as_of, until, wide=wide)):
             bucket = table.column("bucket").combine_chunks().indices.to_numpy()
             counts += np.bincount(bucket, minlength=len(BUCKETS))
             if csv:

@@ -357,3 +357,27 @@ def test_simulated_ledger_to_arrears_to_snapshots_on_the_command_line(tmp_path):
     assert cut.exit_code == 0, cut.output
     snaps = pq.read_table(tmp_path / "s.parquet").to_pandas()
     assert len(snaps) > 400 and 0 < snaps["bad"].mean() < 0.5
+
+
+def test_the_wide_book_is_the_panel_laid_out_by_account():
+    from delinq.pipeline.book.arrears import iter_arrears
+    from delinq.pipeline.book.simulate_ledger import simulate_ledger
+
+    schedule, payments = simulate_ledger(300, months=12, start="2024-01", seed=2)
+    cfg = ArrearsConfig(product="product", day_count_by_product={"loan": "working"})
+    book = ledger(pa.Table.from_pandas(schedule), pa.Table.from_pandas(payments), cfg)
+    panel = arrears_panel(book, until="2024-09").to_pandas()
+    wide = pa.concat_tables(iter_arrears(book, as_of="2024-09-30", wide=4)).to_pandas()
+    panel["account_id"] = panel["account_id"].astype(str)
+    by_month = panel.pivot(
+        index="account_id", columns="month", values=["dpd", "balance", "payment"]
+    )
+    wide = wide.set_index(wide["account_id"].astype(str))
+    months = ["2024-09", "2024-08", "2024-07", "2024-06"]
+    for i, month in enumerate(months):
+        for name in ("dpd", "balance", "payment"):
+            # Accounts whose panel starts after this month have no panel row: nothing due yet.
+            expected = by_month[(name, month)].reindex(wide.index)
+            have = expected.notna()
+            assert np.allclose(wide.loc[have, f"{name}_{i}"], expected[have]), (name, month)
+    assert (wide["dpd"] == wide["dpd_0"]).all() and wide["dpd"].gt(0).any()
