@@ -27,7 +27,6 @@ within its account's rows, finds the payments made so far and the oldest unpaid 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +34,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from delinq.features.history import BUCKETS, dpd_bucket
 from delinq.pipeline.book.columns import Columns, read_columns
 from delinq.pipeline.book.io import DataError
+from delinq.pipeline.book.simulate import write_frames
 from delinq.pipeline.book.workdays import CALENDAR, WORKING, day_numbers
 from delinq.pipeline.config import ArrearsConfig
 
@@ -467,6 +466,8 @@ def write_arrears(
     history as columns if asked, else the monthly panel) and write them to ``out`` (Parquet,
     or CSV by its suffix) part by part, published atomically: a fault on the way leaves
     nothing at ``out``. Returns rows per DPD bucket."""
+    if Path(out).suffix.lower() not in {".parquet", ".csv"}:
+        raise DataError(f"{out}: the output must end in .parquet or .csv")
     s_cols = [cfg.id, cfg.due_date, cfg.amount_due] + ([cfg.product] if cfg.product else [])
     p_cols = [cfg.id, cfg.payment_date, cfg.amount]
     texts = [cfg.id, cfg.product]  # read as dictionaries: each distinct text held once
@@ -474,26 +475,11 @@ def write_arrears(
     payments = read_columns(payments_path, sep, p_cols, texts, "payments", "arrears:")
     book = ledger(schedule, payments, cfg, (str(schedule_path), str(payments_path)))
     del schedule, payments
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staged = out.with_name(f".{out.name}.tmp")
     counts = np.zeros(len(BUCKETS), dtype=np.int64)
-    csv, writer = out.suffix.lower() == ".csv", None
-    try:
-        for i, table in enumerate(iter_arrears(book, as_of, until, wide=wide)):
-            bucket = table.column("bucket").combine_chunks().indices.to_numpy()
-            counts += np.bincount(bucket, minlength=len(BUCKETS))
-            if csv:
-                table.to_pandas().to_csv(staged, index=False, mode="a", header=i == 0)
-                continue
-            writer = writer or pq.ParquetWriter(staged, table.schema, compression="zstd")
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
-            writer = None
-        os.replace(staged, out)
-    finally:
-        if writer is not None:
-            writer.close()
-        staged.unlink(missing_ok=True)
+
+    def count(table: pa.Table) -> None:
+        bucket = table.column("bucket").combine_chunks().indices.to_numpy()
+        counts[:] += np.bincount(bucket, minlength=len(BUCKETS))
+
+    write_frames(out, iter_arrears(book, as_of, until, wide=wide), count)
     return dict(zip(BUCKETS, counts.tolist(), strict=True)), book

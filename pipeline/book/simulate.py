@@ -12,7 +12,7 @@ Rows are generated in fixed-size chunks from per-chunk seeds, so a book is a pur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -231,10 +231,10 @@ def write_book(path: Path, rows: int, seed: int = 0, progress=None) -> Path:
     return write_frames(path, iter_book(rows, seed), counted)
 
 
-def write_frames(path: Path, frames: Iterator[pd.DataFrame], on_frame=None) -> Path:
-    """Write ``frames`` one after another to ``path`` (``.parquet`` or ``.csv``), through a
-    temporary sibling renamed at the end: the file appears only when complete.
-    ``on_frame(frame)`` is called after each is written (progress)."""
+def write_frames(path: Path, frames: Iterable, on_frame=None) -> Path:
+    """Write ``frames`` (DataFrames or Arrow tables) one after another to ``path``
+    (``.parquet`` or ``.csv``), through a temporary sibling renamed at the end: the file
+    appears only when complete. ``on_frame(frame)`` is called after each is written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -248,9 +248,14 @@ def write_frames(path: Path, frames: Iterator[pd.DataFrame], on_frame=None) -> P
     try:
         for i, frame in enumerate(frames):
             if suffix == ".csv":
-                frame.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
+                text = frame.to_pandas() if isinstance(frame, pa.Table) else frame
+                text.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
             else:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
+                table = (
+                    frame
+                    if isinstance(frame, pa.Table)
+                    else pa.Table.from_pandas(frame, preserve_index=False)
+                )
                 writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table)
             if on_frame is not None:

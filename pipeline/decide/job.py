@@ -23,7 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from delinq.pipeline.book.io import DataError, file_kind, read_table
+from delinq.pipeline.book.columns import read_columns
+from delinq.pipeline.book.io import DataError
 from delinq.pipeline.config import Config, ConfigError
 from delinq.pipeline.monitor.job import as_of_day, publish_partition, read_night
 from delinq.pipeline.monitor.migration import match_ids
@@ -54,21 +55,8 @@ def _book_rows(path: Path, cfg: Config, ids: pa.ChunkedArray, sep: str | None) -
     optional = [c for c in (types.income, types.broken_promises) if c]
     columns = [cfg.data.id, *history.status, *history.balance, *history.payment, history.limit]
     columns = list(dict.fromkeys(columns + optional))
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    if path.is_dir() or file_kind(path) == "parquet":
-        names = pq.read_schema(path).names if path.is_file() else columns
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise DataError(f"{path}: column '{missing[0]}' not found")
-        table = pq.read_table(path, columns=columns)
-    else:
-        frame = read_table(path, sep)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path}: column '{missing[0]}' not found")
-        table = pa.Table.from_pandas(frame[columns], preserve_index=False)
+    source = read_columns(path, sep, columns, [cfg.data.id], "book", "data.history")
+    table = pa.table({c: source(c) for c in columns})
     at = match_ids(table[cfg.data.id].cast(pa.string()), ids)
     if (at < 0).any():
         raise DataError(
