@@ -1177,13 +1177,24 @@ def snapshots(
     History columns are the account's last panel.history_months months (newest first), so the
     usual payment-history features apply; the label is panel.bad (default: 90+ days past due
     within 12 months). Already-bad, too-young, absent and not-yet-matured accounts are left out
-    and counted. Writes the table, its exclusions and a training config beside it (CV grouped
-    by account): train with `delinq train --config <out>.yaml`.
+    and counted. Writes the table, its exclusions, the panel's vintage curves and bad-definition
+    evidence (<out>_vintage/, shown in the report of a run trained on the table) and a training
+    config beside it (CV grouped by account): train with `delinq train --config <out>.yaml`.
     """
     from delinq.pipeline.book.panel import write_snapshots
+    from delinq.pipeline.portfolio.vintage import (
+        vintage_folder,
+        write_bad_definition,
+        write_vintage,
+    )
 
     cfg = load_config(_config_path(config))
-    report, files = write_snapshots(cfg, panel, out)
+    unit, folder = cfg.panel.status_unit, vintage_folder(out)
+
+    def vintage(book) -> list[Path]:
+        return [*write_vintage(book, unit, folder), *write_bad_definition(book, unit, folder)[1]]
+
+    report, files = write_snapshots(cfg, panel, out, also=vintage)
     table = Table(title=f"Snapshots of {panel}")
     for column in report.columns:
         left = column == "observation_month"

@@ -279,6 +279,18 @@ def _page(cfg: Config, name: str, version: str, run_id: str, run: Path) -> str:
         if rates.exists():
             parts.append(html_table(pd.read_csv(rates, index_col=0)))
         parts += [img(portfolio / f, c) for f, c in PORTFOLIO.items() if (portfolio / f).exists()]
+        if (portfolio / "vintage.png").exists():
+            parts.append(
+                "<h3>Vintage curves (账龄)</h3><p class='muted'>Per origination cohort of the "
+                "panel behind the snapshots: the share ever 30+/60+/90+ past due by months on "
+                "book.</p>"
+            )
+            parts.append(img(portfolio / "vintage.png", "Vintage curves"))
+            advice = portfolio / "bad_definition.txt"
+            if advice.exists():
+                parts.append(f"<p>{html.escape(advice.read_text(encoding='utf-8'))}</p>")
+            if (portfolio / "cure_rates.csv").exists():
+                parts.append(html_table(pd.read_csv(portfolio / "cure_rates.csv", index_col=0)))
         types = portfolio / "delinquent_types.csv"
         if types.exists():
             parts.append(

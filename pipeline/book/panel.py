@@ -340,7 +340,9 @@ def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFrame, list[Path]]:
+def write_snapshots(
+    cfg: Config, panel_path: Path, out: Path, also=None
+) -> tuple[pd.DataFrame, list[Path]]:
     """Build the snapshots of the panel at ``panel_path`` and write, each atomically: the
     table (Parquet, ``out``, one observation month at a time), the exclusions per observation
     month (``*_exclusions.csv``) and a training config beside them (``*.yaml``: ``delinq
@@ -348,7 +350,8 @@ def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFr
 
     The config is ``cfg`` with the snapshot's data layout: target ``bad``, one id per
     account and month, CV grouped by account, the observation month as time (for
-    ``cv.out_of_time``), and the history columns of the snapshot.
+    ``cv.out_of_time``), and the history columns of the snapshot. ``also(panel)``, if given,
+    writes more from the panel already read (the vintage curves) and returns its files.
     """
     panel = read_panel(panel_path, cfg.panel, cfg.data.sep)
     out = Path(out)
@@ -401,6 +404,8 @@ def write_snapshots(cfg: Config, panel_path: Path, out: Path) -> tuple[pd.DataFr
         write(staged)
         os.replace(staged, path)
         written.append(path)
+    if also is not None:
+        written[-1:-1] = also(panel)  # the training config stays last
     return report, written
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from delinq.pipeline.portfolio.analytics import (
 )
 from delinq.pipeline.portfolio.delinquent_types import delinquent_types, type_outcomes
 from delinq.pipeline.portfolio.policy import segment_accounts
+from delinq.pipeline.portfolio.vintage import vintage_folder
 
 
 def analyze_portfolio(
@@ -55,6 +57,7 @@ def analyze_portfolio(
     by_bucket.to_csv(files[2])
     by_segment.to_csv(files[3])
     types.to_csv(files[4])
+    files += _vintage_of(cfg, out_dir)
     files += [
         plots.roll_rate_heatmap(matrix, counts, out_dir / "roll_rates.png"),
         plots.aging_bars(aging, out_dir / "aging.png"),
@@ -64,3 +67,18 @@ def analyze_portfolio(
         ),
     ]
     return files
+
+
+VINTAGE_FILES = ("vintage.png", "vintage.csv", "cure_rates.csv", "bad_definition.txt")
+
+
+def _vintage_of(cfg: Config, out_dir: Path) -> list[Path]:
+    """The vintage curves `delinq snapshots` wrote beside a snapshot table being trained on,
+    copied in with the other portfolio views (aggregates of cohorts: no account in them)."""
+    if cfg.data.path is None:
+        return []
+    folder = vintage_folder(cfg.data.path)
+    found = [folder / name for name in VINTAGE_FILES if (folder / name).exists()]
+    for file in found:
+        shutil.copyfile(file, out_dir / file.name)
+    return [out_dir / f.name for f in found]

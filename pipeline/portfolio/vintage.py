@@ -26,6 +26,13 @@ LEVELS = {"days": (30, 60, 90), "months": (1, 2, 3)}
 SHOWN_COHORTS = 12  # the latest cohorts drawn; the table keeps them all
 
 
+def vintage_folder(snapshots: Path) -> Path:
+    """Where `delinq snapshots` puts the vintage curves of the panel behind ``snapshots``
+    (found there again by training on them)."""
+    snapshots = Path(snapshots)
+    return snapshots.with_name(f"{snapshots.stem}_vintage")
+
+
 def vintage_plot(curves: pd.DataFrame, path: Path, unit: str) -> Path:
     """One panel per level: a line per cohort (the latest twelve), share by months on book."""
     levels = sorted(curves["level"].unique())
@@ -65,3 +72,8 @@ def write_bad_definition(panel: Panel, unit: str, out: Path) -> tuple[str, list[
     cures.to_csv(out / "cure_rates.csv")
     (out / "bad_definition.txt").write_text(advice + "\n", encoding="utf-8")
     return advice, [out / "roll_forward.csv", out / "cure_rates.csv", out / "bad_definition.txt"]
+
+
+def write_panel_views(panel: Panel, unit: str, out: Path) -> list[Path]:
+    """The vintage curves and the bad-definition evidence of ``panel``, into ``out``."""
+    return [*write_vintage(panel, unit, out), *write_bad_definition(panel, unit, out)[1]]

@@ -1,6 +1,7 @@
 """The panel simulator: reproducible, accounts that open, roll, charge off; a shock that an
 out-of-time check finds and a quiet book where it finds nothing."""
 
+import html
 import os
 
 import numpy as np
@@ -11,6 +12,8 @@ from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.panel import write_snapshots
 from delinq.pipeline.book.simulate_panel import CHARGE_OFF, simulate_panel, write_panel
 from delinq.pipeline.config import load_config, with_overrides
+from delinq.pipeline.portfolio.vintage import vintage_folder, write_panel_views
+from delinq.pipeline.report import build_report
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO
 
@@ -45,14 +48,21 @@ def _out_of_time(tmp_path, shock):
         models={"families": ["logreg"]},
         tracking={"store_dir": tmp_path / "mlflow"},
     ).model_copy(update={"output_dir": tmp_path / "runs"})
-    _, files = write_snapshots(cfg, tmp_path / "panel.parquet", tmp_path / "snap.parquet")
+    snap_file = tmp_path / "snap.parquet"
+    folder = vintage_folder(snap_file)
+    _, files = write_snapshots(
+        cfg,
+        tmp_path / "panel.parquet",
+        snap_file,
+        also=lambda panel: write_panel_views(panel, "months", folder),
+    )
     snap = load_config(files[-1])
-    return train(snap, load_training_data(snap))
+    return train(snap, load_training_data(snap)), snap
 
 
 @pytest.mark.slow
 def test_a_macro_shock_lowers_the_out_of_time_auc_and_moves_the_limits(tmp_path):
-    result = _out_of_time(tmp_path, "2024-07")
+    result, _ = _out_of_time(tmp_path, "2024-07")
     o = result.out_of_time
     assert o["oot_roc_auc"] < result.comparison.loc["logreg", "roc_auc_mean"]
     psi = pd.read_csv(result.output_dir / "out_of_time.csv", index_col=0)["psi"]
@@ -61,8 +71,15 @@ def test_a_macro_shock_lowers_the_out_of_time_auc_and_moves_the_limits(tmp_path)
 
 @pytest.mark.slow
 def test_without_a_shock_out_of_time_agrees_within_chance(tmp_path):
-    result = _out_of_time(tmp_path, None)
+    result, snap = _out_of_time(tmp_path, None)
     o, row = result.out_of_time, result.comparison.loc["logreg"]
     noise = np.hypot(row["roc_auc_std"], o["oot_roc_auc_se"])
     assert abs(o["oot_roc_auc"] - row["roc_auc_mean"]) < 2 * noise
     assert not any("more than chance" in w for w in result.warnings)
+    # The panel's vintage curves travel with the snapshots into the run and its report.
+    assert (result.output_dir / "portfolio" / "vintage.png").exists()
+    assert (result.output_dir / "portfolio" / "bad_definition.txt").exists()
+    challenger = f"models:/{snap.tracking.model_name}@challenger"
+    page = build_report(snap, challenger, tmp_path / "report.html").read_text()
+    advice = (result.output_dir / "portfolio" / "bad_definition.txt").read_text().strip()
+    assert "Vintage curves" in page and html.escape(advice) in page
