@@ -538,6 +538,19 @@ def analyze(
         cells = [f"{v:.1%}" if c != "accounts" else f"{int(v):,}" for c, v in row.items()]
         table.add_row(str(bucket), *cells)
     Console(width=None if sys.stdout.isatty() else 120).print(table)
+    types = pd.read_csv(out / "delinquent_types.csv", index_col=0)
+    shown = Table(title="Delinquent customers by type (the bad rate that followed)")
+    for column in ("type", "accounts", "share of late", "bad rate", "treatment"):
+        shown.add_column(column, justify="right" if column in ("accounts", "bad rate") else "left")
+    for kind, row in types.iterrows():
+        shown.add_row(
+            str(kind),
+            f"{int(row['accounts']):,}",
+            f"{row['share_of_late']:.1%}",
+            f"{row['bad_rate']:.1%}",
+            str(row["treatment"]),
+        )
+    Console(width=None if sys.stdout.isatty() else 120).print(shown)
     console.print(f"Wrote {len(files)} files to {out}/: " + ", ".join(f.name for f in files))
 
 

@@ -123,6 +123,13 @@ def test_analyze_writes_tables_and_charts(tmp_path, book):
     rates = pd.read_csv(out / "roll_rates.csv", index_col=0)
     assert rates.drop(columns="accounts").sum(axis=1).dropna().round(9).eq(1).all()
     assert (out / "roll_rates.png").stat().st_size > 10_000
+    types = pd.read_csv(out / "delinquent_types.csv", index_col=0)
+    assert "Delinquent customers by type" in result.output and set(types.index) <= {
+        "temporary",
+        "structural",
+        "stubborn",
+    }
+    assert types["share_of_late"].sum() == pytest.approx(1.0)
 
 
 def test_analyze_without_history_is_a_clear_error(tmp_path):
