@@ -1183,6 +1183,12 @@ def snapshots(
     out: Path = typer.Option(
         Path("data/snapshots/snapshots.parquet"), "--out", "-o", help="The training table."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or spark for a panel bigger than one machine: the same snapshot function "
+        "per group of accounts (Parquet panel; settings in scoring.spark; no vintage curves).",
+    ),
     config: Path = CONFIG_OPTION,
 ) -> None:
     """Turn a monthly panel into a training table: one row per account and observation month.
@@ -1195,19 +1201,23 @@ def snapshots(
     config beside it (CV grouped by account): train with `delinq train --config <out>.yaml`.
     """
     from delinq.pipeline.book.panel import write_snapshots
-    from delinq.pipeline.portfolio.vintage import (
-        vintage_folder,
-        write_bad_definition,
-        write_vintage,
-    )
+    from delinq.pipeline.portfolio.job import vintage_folder
+    from delinq.pipeline.portfolio.vintage import write_panel_views
 
     cfg = load_config(_config_path(config))
-    unit, folder = cfg.panel.status_unit, vintage_folder(out)
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter("local or spark", param_hint="--engine")
+    if engine == "spark":
+        from delinq.pipeline.book.panel_spark import spark_snapshots
+        from delinq.pipeline.score.spark import spark_session
 
-    def vintage(book) -> list[Path]:
-        return [*write_vintage(book, unit, folder), *write_bad_definition(book, unit, folder)[1]]
-
-    report, files = write_snapshots(cfg, panel, out, also=vintage)
+        with console.status("Cutting snapshots on Spark..."):
+            report, files = spark_snapshots(spark_session(cfg.scoring.spark), cfg, panel, out)
+    else:
+        unit, folder = cfg.panel.status_unit, vintage_folder(out)
+        report, files = write_snapshots(
+            cfg, panel, out, also=lambda book: write_panel_views(book, unit, folder)
+        )
     table = Table(title=f"Snapshots of {panel}")
     for column in report.columns:
         left = column == "observation_month"

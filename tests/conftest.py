@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -118,3 +120,18 @@ explain: {{sample_rows: 300, output_dir: {tmp / "explain"}, labels: {{EDUCATION:
 def output_entries(out: Path) -> list[str]:
     """What a scoring output root holds besides its partitions' locks (kept on purpose)."""
     return sorted(p.name for p in Path(out).iterdir() if p.name != ".locks")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A local[2] Spark session; CI installs PySpark and Java, so it never skips there."""
+    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
+        if os.environ.get("CI"):
+            pytest.fail("PySpark and a Java runtime must be installed in CI (.ci/run)")
+        pytest.skip("needs PySpark (pip install -e '.[spark]') and Java")
+    from delinq.pipeline.config import SparkConfig
+    from delinq.pipeline.score.spark import spark_session
+
+    session = spark_session(SparkConfig(master="local[2]", conf={"spark.ui.enabled": "false"}))
+    yield session
+    session.stop()

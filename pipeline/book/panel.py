@@ -85,14 +85,18 @@ def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     return _panel(read_columns(path, sep, columns, months), cfg, str(path))
 
 
-def panel_from_frame(frame: pd.DataFrame, cfg: PanelConfig, source: str) -> Panel:
-    """:func:`read_panel` on a frame already in memory."""
+def panel_from_frame(
+    frame: pd.DataFrame, cfg: PanelConfig, source: str, span: tuple[int, int] | None = None
+) -> Panel:
+    """:func:`read_panel` on a frame already in memory. ``span`` (first and last month, as
+    months since year 0) lays it on the whole panel's months when it holds only some
+    accounts (a Spark group), so its observation months are the whole panel's."""
     for role, column in _columns(cfg).items():
         if column not in frame.columns:
             raise DataError(f"{source}: panel {role} column '{column}' not found (panel:)")
     columns = list(dict.fromkeys(_columns(cfg).values()))
     table = pa.Table.from_pandas(frame[columns], preserve_index=False)
-    return _panel(Columns(table=table), cfg, source)
+    return _panel(Columns(table=table), cfg, source, span)
 
 
 def _word_months(words: pa.Array) -> np.ndarray:
@@ -130,7 +134,9 @@ def _numbers(values: pa.ChunkedArray) -> np.ndarray:
     return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
-def _panel(column: Columns, cfg: PanelConfig, source: str) -> Panel:
+def _panel(
+    column: Columns, cfg: PanelConfig, source: str, span: tuple[int, int] | None = None
+) -> Panel:
     """Check a panel and lay it out as account x month arrays, one column at a time."""
     if column.num_rows == 0:
         raise DataError(f"{source}: the panel has no rows")
@@ -151,9 +157,10 @@ def _panel(column: Columns, cfg: PanelConfig, source: str) -> Panel:
     uniques = pc.unique(ids)
     uniques = uniques.take(pc.sort_indices(uniques))
     codes = pc.index_in(ids, value_set=uniques).to_numpy(zero_copy_only=False).astype(np.int64)
-    start = int(month.min())
+    start = int(month.min()) if span is None else span[0]
     col = month - start
-    n_acc, n_mon = len(uniques), int(col.max()) + 1
+    n_acc = len(uniques)
+    n_mon = int(col.max()) + 1 if span is None else span[1] - span[0] + 1
     flat = codes * n_mon + col
     per_cell = np.bincount(flat, minlength=n_acc * n_mon)
     repeat = per_cell[flat] > 1
@@ -379,6 +386,15 @@ def write_snapshots(
             writer.close()
         staging.unlink(missing_ok=True)
     report = exclusion_report(counts)
+    written = [out, *write_companions(cfg, out, report, text)]
+    if also is not None:
+        written[-1:-1] = also(panel)  # the training config stays last
+    return report, written
+
+
+def write_companions(cfg: Config, out: Path, report: pd.DataFrame, text: set[str]) -> list[Path]:
+    """Beside a snapshot table ``out``: its exclusions per observation month and the training
+    config that reads it (``text``: the static columns that hold text), each atomically."""
     raw = cfg.model_dump(mode="json")
     raw["data"] |= {
         "path": out.name,  # beside the config: found wherever the pair is moved
@@ -392,10 +408,10 @@ def write_snapshots(
     }
     if Path(cfg.policy).exists():  # the config may move; the policy stays where it is
         raw["policy"] = str(Path(cfg.policy).resolve())
-    columns = set(pq.read_schema(out).names)
+    columns = set(pq.read_schema(out).names) if out.is_file() else set(_folder_schema(out))
     for key in ("drop", "personal", "not_personal", "protected"):  # the base table's columns
         raw["data"][key] = [c for c in raw["data"][key] if c in columns]
-    written = [out]
+    written = []
     for path, write in (
         (out.with_name(f"{out.stem}_exclusions.csv"), lambda p: report.to_csv(p, index=False)),
         (out.with_suffix(".yaml"), lambda p: p.write_text(yaml.safe_dump(raw, sort_keys=False))),
@@ -404,9 +420,13 @@ def write_snapshots(
         write(staged)
         os.replace(staged, path)
         written.append(path)
-    if also is not None:
-        written[-1:-1] = also(panel)  # the training config stays last
-    return report, written
+    return written
+
+
+def _folder_schema(folder: Path) -> list[str]:
+    """The column names of a folder of Parquet part files (Spark's output)."""
+    first = next(iter(sorted(Path(folder).glob("*.parquet"))), None)
+    return pq.read_schema(first).names if first is not None else []
 
 
 def _buckets(status: np.ndarray, unit: str) -> np.ndarray:

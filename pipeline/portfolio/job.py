@@ -19,7 +19,6 @@ from delinq.pipeline.portfolio.analytics import (
 )
 from delinq.pipeline.portfolio.delinquent_types import delinquent_types, type_outcomes
 from delinq.pipeline.portfolio.policy import segment_accounts
-from delinq.pipeline.portfolio.vintage import vintage_folder
 
 
 def analyze_portfolio(
@@ -67,6 +66,13 @@ def analyze_portfolio(
         ),
     ]
     return files
+
+
+def vintage_folder(snapshots: Path) -> Path:
+    """Where `delinq snapshots` puts the vintage curves of the panel behind ``snapshots``
+    (found there again by training on them)."""
+    snapshots = Path(snapshots)
+    return snapshots.with_name(f"{snapshots.stem}_vintage")
 
 
 VINTAGE_FILES = ("vintage.png", "vintage.csv", "cure_rates.csv", "bad_definition.txt")

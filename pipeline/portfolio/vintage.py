@@ -26,13 +26,6 @@ LEVELS = {"days": (30, 60, 90), "months": (1, 2, 3)}
 SHOWN_COHORTS = 12  # the latest cohorts drawn; the table keeps them all
 
 
-def vintage_folder(snapshots: Path) -> Path:
-    """Where `delinq snapshots` puts the vintage curves of the panel behind ``snapshots``
-    (found there again by training on them)."""
-    snapshots = Path(snapshots)
-    return snapshots.with_name(f"{snapshots.stem}_vintage")
-
-
 def vintage_plot(curves: pd.DataFrame, path: Path, unit: str) -> Path:
     """One panel per level: a line per cohort (the latest twelve), share by months on book."""
     levels = sorted(curves["level"].unique())

@@ -12,7 +12,8 @@ from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.panel import write_snapshots
 from delinq.pipeline.book.simulate_panel import CHARGE_OFF, simulate_panel, write_panel
 from delinq.pipeline.config import load_config, with_overrides
-from delinq.pipeline.portfolio.vintage import vintage_folder, write_panel_views
+from delinq.pipeline.portfolio.job import vintage_folder
+from delinq.pipeline.portfolio.vintage import write_panel_views
 from delinq.pipeline.report import build_report
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO

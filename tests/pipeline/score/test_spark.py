@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,21 +14,6 @@ from tests.conftest import output_entries
 
 pytestmark = pytest.mark.slow
 URI = "models:/delinquency-risk@champion"
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """A local[2] Spark session; CI installs PySpark and Java, so it never skips there."""
-    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
-        if os.environ.get("CI"):
-            pytest.fail("PySpark and a Java runtime must be installed in CI (.ci/run)")
-        pytest.skip("needs PySpark (pip install -e '.[spark]') and Java")
-    from delinq.pipeline.config import SparkConfig
-    from delinq.pipeline.score.spark import spark_session
-
-    session = spark_session(SparkConfig(master="local[2]", conf={"spark.ui.enabled": "false"}))
-    yield session
-    session.stop()
 
 
 def _faulty_book(rows: int, seed: int) -> pd.DataFrame:
