@@ -429,9 +429,13 @@ def background_stats(model, X: pd.DataFrame, n_centroids: int = 20, seed: int = 
 
     sample = X.sample(min(len(X), 5_000), random_state=seed) if len(X) > 5_000 else X
     Z = np.asarray(model_space(model).transform(sample), dtype=float)
+    # Tree families keep missing values in their model space (they read them natively);
+    # k-means does not, so a gap counts as its column's mean here.
+    means = np.nan_to_num(np.nanmean(Z, axis=0)) if np.isnan(Z).any() else Z.mean(axis=0)
+    Z = np.where(np.isnan(Z), means, Z)
     k = min(n_centroids, len(Z))
     centroids = KMeans(k, n_init=3, random_state=seed).fit(Z).cluster_centers_
-    return {"mean": Z.mean(axis=0).tolist(), "centroids": centroids.tolist()}
+    return {"mean": means.tolist(), "centroids": centroids.tolist()}
 
 
 def _sum_columns(values: np.ndarray, column_of: np.ndarray, n_out: int) -> np.ndarray:

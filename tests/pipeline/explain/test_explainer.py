@@ -173,3 +173,15 @@ def test_the_fallback_for_deep_trees_gives_the_same_values(fitted, data):
         fallback.values(Z, explainer.column_of, n), explainer.contributions(Z), atol=1e-5
     )
     assert abs(fallback.base_value - explainer.base_value) < 1e-5
+
+
+@pytest.mark.parametrize("family", ["random_forest", "xgboost"])
+def test_a_tree_champion_on_data_with_gaps_gets_a_background(data, family):
+    # Trees read missing values natively, so their model space keeps the gaps; registering
+    # such a champion once failed in k-means.
+    cfg, ds = data
+    X = ds.X.copy()
+    X.loc[X.index[::5], "AGE"] = np.nan
+    model = build_pipeline(cfg, Columns(ds.numeric, ds.categorical), family).fit(X, ds.y)
+    stats = background_stats(model, X, n_centroids=5, seed=1)
+    assert np.isfinite(stats["centroids"]).all() and np.isfinite(stats["mean"]).all()
