@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from delinq.pipeline.book.io import DataError
+from delinq.pipeline.book.io import DataError, file_kind
 from delinq.pipeline.book.panel import (
     ACCOUNT,
     OBSERVED,
@@ -90,6 +90,10 @@ def spark_snapshots(
 
     pcfg = cfg.panel
     names = list(dict.fromkeys(_columns(pcfg).values()))
+    path = Path(panel_path)
+    parquet = path.is_dir() or (path.is_file() and file_kind(path) == "parquet")
+    if not parquet:
+        raise DataError(f"{path}: the Spark engine reads a Parquet panel (a file or a folder)")
     frame = spark.read.parquet(str(panel_path))
     missing = [c for c in names if c not in frame.columns]
     if missing:
@@ -124,9 +128,9 @@ def spark_snapshots(
         shutil.rmtree(staging, ignore_errors=True)
         rows = result.where(F.col(COUNTS).isNull()).drop(COUNTS)
         rows.write.parquet(str(staging), compression="zstd")
-        if out.exists():
+        if out.is_dir():
             shutil.rmtree(out)
-        staging.rename(out)
+        staging.replace(out)
     finally:
         result.unpersist()
         shutil.rmtree(Path(out).with_name(f".{Path(out).name}.tmp"), ignore_errors=True)

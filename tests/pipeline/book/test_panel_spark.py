@@ -59,3 +59,6 @@ def test_a_faulty_panel_is_one_line_and_writes_nothing(spark, tmp_path):
     with pytest.raises(DataError, match="repeat an account's month"):
         spark_snapshots(spark, cfg, tmp_path / "panel.parquet", tmp_path / "out.parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.parquet"]
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    with pytest.raises(DataError, match="reads a Parquet panel"):
+        spark_snapshots(spark, cfg, tmp_path / "panel.csv", tmp_path / "out.parquet")
