@@ -36,7 +36,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from delinq.features.history import BUCKETS, dpd_bucket
-from delinq.pipeline.book.columns import Columns, read_columns
+from delinq.pipeline.book.columns import (
+    Columns,
+    codes_in,
+    distinct_texts,
+    ids_of,
+    numbers,
+    read_columns,
+    row_positions,
+)
 from delinq.pipeline.book.io import DataError
 from delinq.pipeline.book.simulate import write_frames
 from delinq.pipeline.book.workdays import CALENDAR, WORKING, day_numbers
@@ -69,10 +77,6 @@ class Ledger:
     cfg: ArrearsConfig  # the rules it was built with (grace, tolerance, ...)
 
 
-def _positions(mask: np.ndarray) -> list[int]:
-    return np.flatnonzero(mask)[:6].tolist()
-
-
 def _days(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
     """Days since 1970-01-01 of a date column (dates, timestamps or ISO texts)."""
     if pa.types.is_timestamp(values.type):
@@ -89,22 +93,19 @@ def _days(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
     if bad.any():
         raise DataError(
             f"{source}: {int(bad.sum())} row(s) of '{column}' are not dates (YYYY-MM-DD; row "
-            f"positions {_positions(bad)})"
+            f"positions {row_positions(bad)})"
         )
     return np.asarray(out, dtype=np.int32)
 
 
 def _cents(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
     """Amounts as whole cents (an empty or non-numeric amount is an error)."""
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        money = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    else:
-        money = pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
+    money = numbers(values)
     bad = ~np.isfinite(money)
     if bad.any():
         raise DataError(
             f"{source}: {int(bad.sum())} row(s) of '{column}' are not amounts (row positions "
-            f"{_positions(bad)})"
+            f"{row_positions(bad)})"
         )
     return np.rint(money * 100).astype(np.int64)
 
@@ -141,35 +142,6 @@ def _search(values, lo, hi, target, side: str) -> np.ndarray:
         hi = np.where(active & ~right, mid, hi)
 
 
-def _distinct(values: pa.ChunkedArray) -> pa.Array:
-    """The distinct texts of a column, sorted (a dictionary chunk's dictionary read once)."""
-    parts = [
-        (c.dictionary if pa.types.is_dictionary(c.type) else c).cast(pa.string())
-        for c in values.chunks
-    ]
-    uniques = pc.unique(pa.chunked_array(parts, type=pa.string()))
-    return uniques.take(pc.sort_indices(uniques))
-
-
-def _codes(values: pa.ChunkedArray, uniques: pa.Array) -> np.ndarray:
-    """Each row's position in ``uniques`` (-1: not there). One lookup for the whole column
-    (each lookup hashes ``uniques`` anew); dictionary chunks look up their texts, not rows."""
-    if not values.num_chunks:
-        return np.zeros(0, np.int32)
-    chunks = values.chunks
-    coded = pa.types.is_dictionary(values.type)
-    texts = [c.dictionary for c in chunks] if coded else chunks
-    found = pc.index_in(pa.chunked_array(texts, type=texts[0].type), value_set=uniques)
-    found = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-    if not coded:
-        return found
-    ends = np.cumsum([len(d) for d in texts])
-    return np.concatenate(
-        [found[end - len(c.dictionary) : end][c.indices.to_numpy(zero_copy_only=False)]
-         for c, end in zip(chunks, ends, strict=True)]
-    )  # fmt: skip
-
-
 def _sum_before(running: np.ndarray, position: np.ndarray, start: np.ndarray) -> np.ndarray:
     """The running sum just before ``position`` within an account starting at ``start``."""
     return np.where(position > start, np.concatenate([[0], running])[position], 0)
@@ -180,10 +152,10 @@ def _working_accounts(schedule: Columns, codes, n: int, cfg: ArrearsConfig, sour
     if cfg.product is None:
         return np.full(n, cfg.day_count == WORKING)
     product = schedule(cfg.product).fill_null("")
-    names = _distinct(product)
+    names = distinct_texts(product)
     count_of = {**dict.fromkeys(names.to_pylist(), cfg.day_count), **cfg.day_count_by_product}
     counted = np.array([count_of[v] == WORKING for v in names.to_pylist()])
-    per_row = counted[_codes(product, names)]
+    per_row = counted[codes_in(product, names)]
     del product
     count = np.bincount(codes, weights=per_row, minlength=n)
     rows = np.bincount(codes, minlength=n)
@@ -191,20 +163,10 @@ def _working_accounts(schedule: Columns, codes, n: int, cfg: ArrearsConfig, sour
     if mixed.any():
         raise DataError(
             f"{source}: {int(mixed.sum())} account(s) have products with different day counts "
-            f"in '{cfg.product}' (account positions {_positions(mixed)}): one day count per account"
+            f"in '{cfg.product}' (account positions {row_positions(mixed)}): one day count per "
+            "account"
         )
     return count > 0
-
-
-def _ids(source: Columns, column: str, where: str) -> pa.ChunkedArray:
-    ids = source(column)
-    if ids.null_count:
-        empty = ids.is_null().to_numpy(zero_copy_only=False)
-        raise DataError(
-            f"{where}: {int(empty.sum())} row(s) have no '{column}' (row positions "
-            f"{_positions(empty)})"
-        )
-    return ids
 
 
 def ledger(
@@ -226,17 +188,17 @@ def ledger(
     payments = Columns(table=payments) if isinstance(payments, pa.Table) else payments
     if schedule.num_rows == 0:
         raise DataError(f"{s_src}: the schedule has no rows")
-    ids = _ids(schedule, cfg.id, s_src)
-    uniques = _distinct(ids)
+    ids = ids_of(schedule, cfg.id, s_src)
+    uniques = distinct_texts(ids)
     n = len(uniques)
-    s_code = _codes(ids, uniques)
+    s_code = codes_in(ids, uniques)
     del ids
     due_day = _days(schedule(cfg.due_date), s_src, cfg.due_date)
     due = _cents(schedule(cfg.amount_due), s_src, cfg.amount_due)
     if (due < 0).any():
         raise DataError(
             f"{s_src}: {int((due < 0).sum())} row(s) have a negative '{cfg.amount_due}' (row "
-            f"positions {_positions(due < 0)}): an amount due is never below zero"
+            f"positions {row_positions(due < 0)}): an amount due is never below zero"
         )
     working = _working_accounts(schedule, s_code, n, cfg, s_src)
     order = np.lexsort((due_day, s_code))
@@ -252,11 +214,11 @@ def ledger(
         position[rows_working] = day_numbers(due_day[rows_working], WORKING)
     del rows_working
 
-    p_code = _codes(_ids(payments, cfg.id, p_src), uniques)
+    p_code = codes_in(ids_of(payments, cfg.id, p_src), uniques)
     if (p_code < 0).any():
         raise DataError(
             f"{p_src}: {int((p_code < 0).sum())} payment row(s) are for accounts the schedule "
-            f"does not have (row positions {_positions(p_code < 0)}); nothing was published"
+            f"does not have (row positions {row_positions(p_code < 0)}); nothing was published"
         )
     paid_day = _days(payments(cfg.payment_date), p_src, cfg.payment_date)
     if cfg.payments_before_first_due == "error":
@@ -264,8 +226,8 @@ def ledger(
         if early.any():
             raise DataError(
                 f"{p_src}: {int(early.sum())} payment(s) are dated before their account's first "
-                f"due date (row positions {_positions(early)}); arrears.payments_before_first_due"
-                " is 'error'"
+                f"due date (row positions {row_positions(early)}); "
+                "arrears.payments_before_first_due is 'error'"
             )
     paid = _cents(payments(cfg.amount), p_src, cfg.amount)
     row = np.arange(len(paid_day), dtype=np.int32)

@@ -3,14 +3,18 @@
 Parquet files are read a column at a time, texts named as ``dictionary`` as dictionaries (a
 month or an account id repeats over many rows: each distinct text is held once). A CSV file is
 read whole by :func:`~delinq.pipeline.book.io.read_table` (its reader is not columnar) and
-then handed over the same way.
+then handed over the same way. Beside it, the checks and conversions every such column
+goes through: numbers, ids without gaps, ids as codes into their sorted distinct texts.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from delinq.pipeline.book.io import DataError, file_kind, read_table
@@ -67,3 +71,56 @@ def read_columns(
         parts.append(pa.Table.from_pandas(frame[columns], preserve_index=False))
     table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     return Columns(table=table)
+
+
+def row_positions(mask) -> list[int]:
+    """The first six rows where ``mask`` holds: what an error names instead of a value."""
+    return np.flatnonzero(np.asarray(mask))[:6].tolist()
+
+
+def numbers(values: pa.ChunkedArray) -> np.ndarray:
+    """A column as floats; text that is not a number becomes NaN (the caller says so)."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
+
+
+def ids_of(source: Columns, column: str, where: str) -> pa.ChunkedArray:
+    """The id column of ``source``; a row without an id is an error naming its position."""
+    ids = source(column)
+    if ids.null_count:
+        empty = ids.is_null().to_numpy(zero_copy_only=False)
+        raise DataError(
+            f"{where}: {int(empty.sum())} row(s) have no '{column}' (row positions "
+            f"{row_positions(empty)})"
+        )
+    return ids
+
+
+def distinct_texts(values: pa.ChunkedArray) -> pa.Array:
+    """The distinct texts of a column, sorted (a dictionary chunk's dictionary read once)."""
+    parts = [
+        (c.dictionary if pa.types.is_dictionary(c.type) else c).cast(pa.string())
+        for c in values.chunks
+    ]
+    uniques = pc.unique(pa.chunked_array(parts, type=pa.string()))
+    return uniques.take(pc.sort_indices(uniques))
+
+
+def codes_in(values: pa.ChunkedArray, uniques: pa.Array) -> np.ndarray:
+    """Each row's position in ``uniques`` (-1: not there). One lookup for the whole column
+    (each lookup hashes ``uniques`` anew); dictionary chunks look up their texts, not rows."""
+    if not values.num_chunks:
+        return np.zeros(0, np.int32)
+    chunks = values.chunks
+    coded = pa.types.is_dictionary(values.type)
+    texts = [(c.dictionary if coded else c).cast(pa.string()) for c in chunks]
+    found = pc.index_in(pa.chunked_array(texts, type=pa.string()), value_set=uniques)
+    found = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    if not coded:
+        return found
+    ends = np.cumsum([len(d) for d in texts])
+    return np.concatenate(
+        [found[end - len(c.dictionary) : end][c.indices.to_numpy(zero_copy_only=False)]
+         for c, end in zip(chunks, ends, strict=True)]
+    )  # fmt: skip

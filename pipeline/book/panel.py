@@ -37,7 +37,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from delinq.pipeline.book.columns import Columns, read_columns
+from delinq.pipeline.book.columns import (
+    Columns,
+    codes_in,
+    distinct_texts,
+    ids_of,
+    numbers,
+    read_columns,
+    row_positions,
+)
 from delinq.pipeline.book.io import DataError
 from delinq.pipeline.config import Config, HistoryConfig, PanelConfig
 
@@ -58,10 +66,6 @@ class Panel:
     row_at: np.ndarray  # (account, month) -> row of `static`, -1 where none
     static: pa.Table  # the static columns, one row per panel row
     gaps: int  # account-months filled by the gap rule
-
-
-def _positions(mask) -> list[int]:
-    return np.flatnonzero(np.asarray(mask))[:6].tolist()
 
 
 def _columns(cfg: PanelConfig) -> dict[str, str]:
@@ -123,15 +127,9 @@ def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndar
     if bad.any():
         raise DataError(
             f"{source}: {int(bad.sum())} row(s) of '{column}' are not months (YYYY-MM, "
-            f"YYYY-MM-DD or YYYYMM; row positions {_positions(bad)})"
+            f"YYYY-MM-DD or YYYYMM; row positions {row_positions(bad)})"
         )
     return out
-
-
-def _numbers(values: pa.ChunkedArray) -> np.ndarray:
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
 def _panel(
@@ -141,22 +139,17 @@ def _panel(
     if column.num_rows == 0:
         raise DataError(f"{source}: the panel has no rows")
     month = _month_numbers(column(cfg.month), source, cfg.month)
-    status = _numbers(column(cfg.status))
+    status = numbers(column(cfg.status))
     low, high = STATUS_RANGE[cfg.status_unit]
     wrong = np.isnan(status) | (status < low) | (status > high)
     if wrong.any():
         raise DataError(
             f"{source}: {int(wrong.sum())} row(s) of '{cfg.status}' are not a status in "
-            f"{cfg.status_unit} past due ({low} to {high}; row positions {_positions(wrong)})"
+            f"{cfg.status_unit} past due ({low} to {high}; row positions {row_positions(wrong)})"
         )
-    ids = column(cfg.id).cast(pa.string())
-    if ids.null_count:
-        empty = ids.is_null().to_numpy(zero_copy_only=False)
-        raise DataError(f"{source}: {int(empty.sum())} row(s) have no '{cfg.id}' (row positions "
-                        f"{_positions(empty)})")  # fmt: skip
-    uniques = pc.unique(ids)
-    uniques = uniques.take(pc.sort_indices(uniques))
-    codes = pc.index_in(ids, value_set=uniques).to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = ids_of(column, cfg.id, source)
+    uniques = distinct_texts(ids)
+    codes = codes_in(ids, uniques).astype(np.int64)
     start = int(month.min()) if span is None else span[0]
     col = month - start
     n_acc = len(uniques)
@@ -170,7 +163,7 @@ def _panel(
         months = sorted({str(first + int(c)) for c in np.unique(col[repeat])})[:3]
         raise DataError(
             f"{source}: {int(repeat.sum())} row(s) repeat an account's month (row positions "
-            f"{_positions(repeat)}; months {', '.join(months)}): one row per account and month"
+            f"{row_positions(repeat)}; months {', '.join(months)}): one row per account and month"
         )
     row_at = np.full((n_acc, n_mon), -1, dtype=np.int32)
     row_at[codes, col] = np.arange(column.num_rows, dtype=np.int32)
@@ -180,7 +173,7 @@ def _panel(
         if name != "status" and not source_column:
             continue
         # One measure at a time: read, laid out, and its row-long array released.
-        values = status if name == "status" else _numbers(column(source_column))
+        values = status if name == "status" else numbers(column(source_column))
         grid = np.full((n_acc, n_mon), np.nan, dtype=np.float32)
         grid[codes, col] = values
         dense[name] = grid
