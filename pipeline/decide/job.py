@@ -86,13 +86,21 @@ def decide(
     limit = rows[history.limit].to_numpy(dtype=float)
     pd_, grade, bucket = frame["pd"].to_numpy(), frame["grade"].to_numpy(), frame["dpd_bucket"]
     bucket = bucket.astype(object).to_numpy()
-    credit = credit_decisions(pd_, grade, bucket, balance, limit, cfg.credit)
+    card = rate_card(pd_, grade, cfg.credit)
+    credit = credit_decisions(pd_, grade, bucket, balance, limit, cfg.credit, card)
     types = delinquent_types(rows, history, cfg.delinquent_types)
     kind = types["delinquent_type"].to_numpy()
     ids = frame["id"].astype(str).to_numpy()
     collection = assign_actions(ids, bucket, balance, cfg.collection, kind)
-    ladder = ladder_recovery(bucket, balance, frame["action"].astype(object).to_numpy(),
-                             frame["priority"].to_numpy(), pd_, cfg.collection, kind)  # fmt: skip
+    ladder = ladder_recovery(
+        bucket,
+        balance,
+        frame["action"].astype(object).to_numpy(),
+        frame["priority"].to_numpy(),
+        pd_,
+        cfg.collection,
+        kind,
+    )
     review = {a for a, need in REVIEW_BY_DEFAULT.items() if need == "required"}
     treatment = ["delinquent_type", "type_rule", "treatment", "grace_days", "offer"]
     treatment += ["offer_instalment", "offer_term_months"]
@@ -106,7 +114,7 @@ def decide(
                     "balance": balance,
                     "limit": limit,
                 }
-            ),  # fmt: skip
+            ),
             credit,
             types[treatment].reset_index(drop=True),
             collection,
@@ -122,12 +130,14 @@ def decide(
         axis=1,
     )
     summary = _summary(decisions, balance, cfg, what_if, day, manifest)
-    card = rate_card(pd_, grade, cfg.credit)
 
     def write(staging: Path) -> None:
         staging.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(decisions, preserve_index=False),
-                       staging / DECISIONS_FILE, compression="zstd")  # fmt: skip
+        pq.write_table(
+            pa.Table.from_pandas(decisions, preserve_index=False),
+            staging / DECISIONS_FILE,
+            compression="zstd",
+        )
         card.to_csv(staging / "rate_card.csv", index=False)
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True))
 
@@ -162,9 +172,14 @@ def _summary(decisions, balance, cfg: Config, what_if: Config | None, day: str, 
         "rate_capped_grades": sorted(set(decisions.loc[decisions["rate_bound_by"] != "", "grade"])),
     }
     if what_if is not None:
-        other = credit_decisions(decisions["pd"].to_numpy(), decisions["grade"].to_numpy(),
-                                 decisions["dpd_bucket"].to_numpy(), balance,
-                                 decisions["limit"].to_numpy(), what_if.credit)  # fmt: skip
+        other = credit_decisions(
+            decisions["pd"].to_numpy(),
+            decisions["grade"].to_numpy(),
+            decisions["dpd_bucket"].to_numpy(),
+            balance,
+            decisions["limit"].to_numpy(),
+            what_if.credit,
+        )
         summary["what_if"] = portfolio_outcome(other, balance, what_if.credit)
     return summary
 

@@ -115,13 +115,15 @@ def credit_decisions(
     balance: np.ndarray,
     limit: np.ndarray,
     cfg: CreditConfig,
+    card: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every account's EL, limit action and price, with the inputs behind them. The limit
-    rules read the model's PD; the expected loss its yearly value."""
+    rules read the model's PD; the expected loss its yearly value. ``card``: the
+    :func:`rate_card` of these accounts, if already made."""
     pd_ = np.asarray(pd_, dtype=float)
     year = yearly_pd(pd_, cfg)
     limits = limit_decisions(pd_, bucket, balance, limit, cfg)
-    card = rate_card(pd_, grade, cfg).set_index("grade")
+    card = (rate_card(pd_, grade, cfg) if card is None else card).set_index("grade")
     grade = pd.Index(np.asarray(grade, dtype=object))
     ead = exposure_at_default(balance, limit, cfg.ccf)
     new_ead = exposure_at_default(balance, limits["new_limit"].to_numpy(), cfg.ccf)
