@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.model_selection import StratifiedGroupKFold, cross_val_score, train_test_split
+from sklearn.model_selection import check_cv, cross_val_score, train_test_split
+
+from delinq.models.folds import GroupedStratifiedKFold
 
 
 def duplicate_groups(X: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -58,7 +60,7 @@ class SubsampledStratifiedKFold:
             )
             rows = np.sort(rows)
         groups = duplicate_groups(pd.DataFrame(X).iloc[rows])[0]
-        inner = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=self.random_state)
+        inner = GroupedStratifiedKFold(self.n_splits, shuffle=True, random_state=self.random_state)
         for train, test in inner.split(rows, np.asarray(y)[rows], groups):
             yield rows[train], rows[test]
 
@@ -132,9 +134,9 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _scores(self, params: dict, X, y) -> np.ndarray:
+    def _scores(self, params: dict, X, y, splits: list) -> np.ndarray:
         model = clone(self.estimator).set_params(**params)
-        return cross_val_score(model, X, y, cv=self.cv, scoring="roc_auc", n_jobs=self.n_jobs)
+        return cross_val_score(model, X, y, cv=splits, scoring="roc_auc", n_jobs=self.n_jobs)
 
     def fit(self, X, y):
         """Score the defaults and ``n_trials`` candidates on the inner CV; refit the best."""
@@ -145,11 +147,13 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
             optuna.samplers.TPESampler if self.sampler == "tpe" else optuna.samplers.RandomSampler
         )
         study = optuna.create_study(direction="maximize", sampler=kind(seed=self.random_state))
-        tried = [({}, self._scores({}, X, y))]
+        # Every candidate is scored on the same inner folds; split once, not once a trial.
+        splits = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        tried = [({}, self._scores({}, X, y, splits))]
 
         def objective(trial) -> float:
             params = {f"clf__{k}": _suggest(trial, k, dim) for k, dim in self.space.items()}
-            tried.append((params, self._scores(params, X, y)))
+            tried.append((params, self._scores(params, X, y, splits)))
             return float(tried[-1][1].mean())
 
         if self.n_trials:

@@ -36,6 +36,12 @@ def german_path() -> Path:
     return _real("german_credit.csv")
 
 
+@pytest.fixture
+def card_approval_path() -> Path:
+    """A real card-approval table (24,257 rows, 1.7 % bad, 89 % of rows repeat another's)."""
+    return _real("card_approval.csv")
+
+
 @pytest.fixture(scope="session")
 def book() -> pd.DataFrame:
     """A small simulated loan book."""

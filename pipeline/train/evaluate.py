@@ -22,9 +22,10 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 
 from delinq.models.fitted import fitted_pipeline
+from delinq.models.folds import GroupedStratifiedKFold
 
 METRICS = (
     "roc_auc",
@@ -233,7 +234,7 @@ def cv_splits(
     if groups is None:
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
-        splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        splitter = GroupedStratifiedKFold(folds, shuffle=True, random_state=seed)
     splits = list(splitter.split(np.zeros(len(y)), y, groups))
     for i, (_, test) in enumerate(splits):
         if len(np.unique(y[test])) < 2:
