@@ -693,6 +693,21 @@ class TrackingConfig(_Strict):
     store_dir: Path = Path("data/mlflow")
 
 
+# The collection policy used when a config names none.
+DEFAULT_POLICY = Path("configs/collection_policy.yaml")
+
+
+def default_policy() -> Path:
+    """``configs/collection_policy.yaml`` of the working folder, else the repository's own.
+
+    A config written elsewhere (or none: ``delinq train --data X --target Y``) still gets
+    the shipped policy, so the model card and the nightly actions do not fail on a path.
+    """
+    if DEFAULT_POLICY.exists():
+        return DEFAULT_POLICY
+    return Path(__file__).resolve().parents[1] / DEFAULT_POLICY
+
+
 class Config(_Strict):
     """The whole training configuration."""
 
@@ -709,7 +724,7 @@ class Config(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     segments: SegmentConfig = SegmentConfig()
-    policy: Path = Path("configs/collection_policy.yaml")
+    policy: Path = Field(default_factory=default_policy)
     scoring: ScoringConfig = ScoringConfig()
     explain: ExplainConfig = ExplainConfig()
     monitor: MonitorConfig = MonitorConfig()
@@ -757,7 +772,10 @@ def load_config(path: Path | None) -> Config:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration: {_format_errors(exc)}") from None
-    update = {"policy": _beside(cfg.policy, path)}
+    policy = _beside(cfg.policy, path)
+    if "policy" not in raw and not policy.exists():  # none named: the one the package ships
+        policy = default_policy()
+    update = {"policy": policy}
     if cfg.data.path is not None:
         update["data"] = cfg.data.model_copy(update={"path": _beside(cfg.data.path, path)})
     return cfg.model_copy(update=update)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from delinq.pipeline.config import Config, ConfigError, load_config
+from delinq.pipeline.portfolio.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,3 +73,14 @@ def test_a_relative_policy_is_found_from_any_working_folder(tmp_path, monkeypatc
     assert load_config(project / "configs" / "beside.yaml").policy.exists()
     (project / "configs" / "lost.yaml").write_text("policy: nowhere.yaml\n")
     assert load_config(project / "configs" / "lost.yaml").policy == Path("nowhere.yaml")
+
+
+def test_a_config_that_names_no_policy_gets_the_shipped_one_from_any_folder(tmp_path, monkeypatch):
+    # A user's own config (or none at all) in a folder of their own: the card and the nightly
+    # actions still find a policy, the repository's.
+    shipped = Path(__file__).resolve().parents[2] / "configs" / "collection_policy.yaml"
+    (tmp_path / "mine.yaml").write_text("seed: 7\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(tmp_path / "mine.yaml").policy == shipped
+    assert Config().policy == shipped
+    load_policy(Config().policy, list(Config().scorecard.bands))  # it reads
