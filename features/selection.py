@@ -38,14 +38,17 @@ def chi2_binned(
     """
     classes, y = np.unique(y, return_inverse=True)
     stat, p = np.zeros(X.shape[1]), np.ones(X.shape[1])
+    ordered = np.sort(X, axis=0)  # one sort for the levels and the quantiles of every column
     for j in range(X.shape[1]):
-        col = X[:, j]
-        levels, bins = np.unique(col, return_inverse=True)
+        col, sorted_col = X[:, j], ordered[:, j]
+        levels = sorted_col[np.r_[True, sorted_col[1:] != sorted_col[:-1]]]
         if len(levels) > max_bins:
-            edges = np.unique(np.quantile(col, np.linspace(0, 1, max_bins + 1)[1:-1]))
+            edges = np.unique(np.quantile(sorted_col, np.linspace(0, 1, max_bins + 1)[1:-1]))
             bins = np.searchsorted(edges, col, side="right")
-        table = np.zeros((bins.max() + 1, len(classes)))
-        np.add.at(table, (bins, y), 1)
+        else:
+            bins = np.searchsorted(levels, col)
+        table = np.bincount(bins * len(classes) + y, minlength=(bins.max() + 1) * len(classes))
+        table = table.reshape(-1, len(classes)).astype(float)
         table = table[table.sum(axis=1) > 0]
         if table.shape[0] < 2 or len(classes) < 2:
             continue
