@@ -269,10 +269,14 @@ def compare_families(
     cache: str,
     reporter: Reporter,
     groups: np.ndarray | None = None,
+    repeated: int = 0,
 ) -> tuple[dict[str, CVResult], float, dict[str, str]]:
     """Cross-validate every configured family and the plain reference on the same folds.
 
     Returns the results, the seconds, and the families that failed (family -> what failed).
+    When ``repeated`` rows are worth a second look (:func:`other_fold_groups`), the results
+    also hold the reference on the other fold scheme, as :data:`OTHER_FOLDS`, fitted in the
+    same worker pool so no core idles.
     """
     columns = Columns(dataset.numeric, dataset.categorical)
     families = list(cfg.models.families)
@@ -282,6 +286,11 @@ def compare_families(
     rows = training_rows(len(dataset.y), cfg.cv.folds)
     estimators = {f: build_estimator(cfg, columns, f, weight, cache, rows) for f in families}
     estimators[REFERENCE] = reference_pipeline(columns, cfg.seed)
+    own_groups = {}
+    compare, other = other_fold_groups(cfg, dataset, groups, repeated)
+    if compare:
+        estimators[OTHER_FOLDS] = reference_pipeline(columns, cfg.seed)
+        own_groups[OTHER_FOLDS] = other
     reporter.stage(
         f"Cross-validating {len(families)} model families and the plain reference, "
         f"{cfg.cv.folds} folds"
@@ -306,7 +315,9 @@ def compare_families(
         on_fold=reporter.fold_done,
         groups=groups,
         failed=failed,
+        own_groups=own_groups,
     )
+    failed.pop(OTHER_FOLDS, None)  # only a check: its failure costs the check, not the run
     return results, time.perf_counter() - started, failed
 
 
@@ -438,11 +449,40 @@ def _check_against_reference(comparison: pd.DataFrame, families: list[str], warn
         )
 
 
+# The plain reference cross-validated on the other fold scheme, for the repeated-rows check.
+OTHER_FOLDS = "reference (other folds)"
+
+
+def other_fold_groups(
+    cfg: Config, dataset: Dataset, groups: np.ndarray | None, repeated: int
+) -> tuple[bool, np.ndarray | None]:
+    """Whether to compare fold schemes, and the other scheme's groups (``None``: plain).
+
+    Worth it when at least 1 % of the rows repeat another's inputs and the folds follow those
+    inputs (not ``data.group``), and the other scheme can split the table at all.
+    """
+    if repeated < 0.01 * len(dataset.y) or dataset.groups is not None:
+        return False, None
+    other = None if groups is not None else duplicate_groups(dataset.X)[0]
+    try:
+        cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, other)
+    except CVError:  # the other scheme cannot split this table: nothing to compare
+        return False, None
+    return True, other
+
+
 def _check_repeated_rows(
-    cfg: Config, dataset: Dataset, groups, repeated: int, comparison: pd.DataFrame, warn
+    cfg: Config,
+    dataset: Dataset,
+    grouped: bool,
+    repeated: int,
+    comparison: pd.DataFrame,
+    alternative: CVResult | None,
+    warn,
 ) -> None:
     """Say how many rows repeat; warn when keeping them together changes the reference's AUC.
 
+    ``alternative`` is the reference on the other fold scheme (see :func:`compare_families`).
     Below 1 % of the table the count is only logged (metric ``repeated_rows``).
     """
     if repeated < 0.01 * len(dataset.y):
@@ -454,37 +494,20 @@ def _check_repeated_rows(
             f"by {cfg.data.group} (data.group), not by inputs"
         )
         return
-    scheme = "kept together in one fold" if groups is not None else "split across folds"
+    scheme = "kept together in one fold" if grouped else "split across folds"
     warn(
         f"{repeated:,} rows ({share:.0%}) repeat another row's inputs; they are {scheme} "
         "(cv.group_duplicates)"
     )
-    if REFERENCE not in comparison.index:
-        return
-    other = None if groups is not None else duplicate_groups(dataset.X)[0]
-    columns = Columns(dataset.numeric, dataset.categorical)
-    try:
-        cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, other)
-    except CVError:  # the other scheme cannot split this table: nothing to compare
-        return
-    alternative = cross_validate(
-        {REFERENCE: reference_pipeline(columns, cfg.seed)},
-        dataset.X,
-        dataset.y,
-        cfg.cv.folds,
-        cfg.seed,
-        cfg.cv.n_jobs,
-        groups=other,
-    )
-    if REFERENCE not in alternative:
+    if REFERENCE not in comparison.index or alternative is None:
         return
     here = comparison.loc[REFERENCE, "roc_auc_mean"]
-    there = alternative[REFERENCE].summary()["roc_auc_mean"]
+    there = alternative.summary()["roc_auc_mean"]
     if abs(here - there) > 0.01:
         warn(
             f"grouping the repeated rows changes the reference's CV AUC from "
-            f"{there if groups is not None else here:.4f} (plain folds) to "
-            f"{here if groups is not None else there:.4f} (grouped): plain folds reward "
+            f"{there if grouped else here:.4f} (plain folds) to "
+            f"{here if grouped else there:.4f} (grouped): plain folds reward "
             "memorising them; trust the grouped figure"
         )
 
@@ -550,7 +573,10 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
     ):
         out_dir = cfg.output_dir / run_id
-        results, cv_seconds, failed = compare_families(cfg, dataset, cache, reporter, groups)
+        results, cv_seconds, failed = compare_families(
+            cfg, dataset, cache, reporter, groups, repeated
+        )
+        alternative = results.pop(OTHER_FOLDS, None)
         for family, what in failed.items():
             warn(f"'{family}' failed to fit ({what}) and was left out of the comparison")
         families = [f for f in cfg.models.families if f in results]
@@ -567,7 +593,9 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         champion = choose_champion(comparison.loc[families], cfg.champion.metric)
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
         _check_against_reference(comparison, families, warn)
-        _check_repeated_rows(cfg, dataset, groups, repeated, comparison, warn)
+        _check_repeated_rows(
+            cfg, dataset, groups is not None, repeated, comparison, alternative, warn
+        )
         parent_metrics = {
             "champion_cv_roc_auc": champion_auc,
             "cv_seconds": cv_seconds,
