@@ -67,6 +67,9 @@ def _block(
     status = np.zeros(n, dtype=np.int64)
     bill = limit * utilisation * rng.lognormal(-0.5, 0.4, n)
     alive = np.ones(n, dtype=bool)
+    # Origination months as text, looked up by offset: one Period per month, not per row.
+    first_open = int(opened.min())
+    opened_label = np.array([str(months[0] + k) for k in range(first_open, m)], dtype=object)
     rows = []
     # Six months before the panel are enough for the chain to forget its all-current start.
     for t in range(max(int(opened.min()), -BURN_IN), m):
@@ -102,7 +105,7 @@ def _block(
                         "balance": np.round(bill[idx]),
                         "payment": np.round(payment[idx]),
                         "limit": limit[idx],
-                        "origination": [str(months[0] + int(o)) for o in opened[idx]],
+                        "origination": opened_label[opened[idx] - first_open],
                     }
                 )
             )
