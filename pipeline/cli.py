@@ -503,13 +503,20 @@ def analyze(
     from delinq.pipeline.portfolio.job import analyze_portfolio
 
     if panel is not None:
-        from delinq.pipeline.book.panel import read_panel
-        from delinq.pipeline.portfolio.vintage import write_bad_definition, write_vintage
+        from delinq.pipeline.book.panel import panel_parts
+        from delinq.pipeline.portfolio.vintage import (
+            total_counts,
+            write_bad_definition,
+            write_vintage,
+        )
 
         cfg = load_config(_config_path(config))
-        book = read_panel(panel, cfg.panel, cfg.data.sep)
-        files = write_vintage(book, cfg.panel.status_unit, out)
-        advice, more = write_bad_definition(book, cfg.panel.status_unit, out)
+        unit = cfg.panel.status_unit
+        out.mkdir(parents=True, exist_ok=True)
+        with console.status("Reading the panel..."):
+            book = total_counts(panel_parts(panel, cfg.panel, cfg.data.sep, scratch=out), unit)
+        files = write_vintage(book, unit, out)
+        advice, more = write_bad_definition(book, out)
         cures = pd.read_csv(out / "cure_rates.csv", index_col=0)
         table = Table(title="Cure rates: accounts first reaching each bucket, current again")
         for column in ("bucket", *cures.columns):
@@ -519,7 +526,7 @@ def analyze(
             table.add_row(str(bucket), f"{int(reached):,}", f"{int(cured):,}", f"{rate:.1%}")
         Console(width=None if sys.stdout.isatty() else 120).print(table)
         console.print(
-            f"{len(book.ids):,} accounts over {len(book.months)} months "
+            f"{book.accounts:,} accounts over {len(book.months)} months "
             f"({book.months[0]} to {book.months[-1]}); {book.gaps:,} gap month(s) filled "
             f"from the month before.\nRecommended: {advice}\nWrote "
             f"{', '.join(f.name for f in [*files, *more])} to {out}/",
@@ -1200,9 +1207,7 @@ def snapshots(
     evidence (<out>_vintage/, shown in the report of a run trained on the table) and a training
     config beside it (CV grouped by account): train with `delinq train --config <out>.yaml`.
     """
-    from delinq.pipeline.book.panel import write_snapshots
-    from delinq.pipeline.portfolio.job import vintage_folder
-    from delinq.pipeline.portfolio.vintage import write_panel_views
+    from delinq.pipeline.portfolio.job import snapshots_with_views
 
     cfg = load_config(_config_path(config))
     if engine not in ("local", "spark"):
@@ -1214,10 +1219,8 @@ def snapshots(
         with console.status("Cutting snapshots on Spark..."):
             report, files = spark_snapshots(spark_session(cfg.scoring.spark), cfg, panel, out)
     else:
-        unit, folder = cfg.panel.status_unit, vintage_folder(out)
-        report, files = write_snapshots(
-            cfg, panel, out, also=lambda book: write_panel_views(book, unit, folder)
-        )
+        with console.status("Cutting snapshots..."):
+            report, files = snapshots_with_views(cfg, panel, out)
     table = Table(title=f"Snapshots of {panel}")
     for column in report.columns:
         left = column == "observation_month"

@@ -9,6 +9,7 @@ goes through: numbers, ids without gaps, ids as codes into their sorted distinct
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,17 @@ class Columns:
         if len(parts) == 1:
             return parts[0][name]
         return pa.concat_tables(parts, promote_options="permissive")[name]
+
+    def batches(self, names: list[str], rows: int) -> Iterator[pa.Table]:
+        """The columns ``names``, about ``rows`` rows at a time, in file and row order (of a
+        Parquet file only the batch in hand is ever in memory)."""
+        if self.table is not None:
+            for batch in self.table.select(names).to_batches(max_chunksize=rows):
+                yield pa.Table.from_batches([batch])
+            return
+        for file in self.files:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=rows, columns=names):
+                yield pa.Table.from_batches([batch])
 
 
 def read_columns(
@@ -73,9 +85,11 @@ def read_columns(
     return Columns(table=table)
 
 
-def row_positions(mask) -> list[int]:
-    """The first six rows where ``mask`` holds: what an error names instead of a value."""
-    return np.flatnonzero(np.asarray(mask))[:6].tolist()
+def row_positions(mask, positions: np.ndarray | None = None) -> list[int]:
+    """The first six rows where ``mask`` holds: what an error names instead of a value.
+    ``positions``: each row's position in the whole input, when ``mask`` covers a part."""
+    at = np.flatnonzero(np.asarray(mask))[:6]
+    return (at if positions is None else np.asarray(positions)[at]).tolist()
 
 
 def numbers(values: pa.ChunkedArray) -> np.ndarray:
@@ -85,14 +99,16 @@ def numbers(values: pa.ChunkedArray) -> np.ndarray:
     return pd.to_numeric(values.to_pandas(), errors="coerce").to_numpy(dtype=float)
 
 
-def ids_of(source: Columns, column: str, where: str) -> pa.ChunkedArray:
+def ids_of(
+    source: Columns, column: str, where: str, positions: np.ndarray | None = None
+) -> pa.ChunkedArray:
     """The id column of ``source``; a row without an id is an error naming its position."""
     ids = source(column)
     if ids.null_count:
         empty = ids.is_null().to_numpy(zero_copy_only=False)
         raise DataError(
             f"{where}: {int(empty.sum())} row(s) have no '{column}' (row positions "
-            f"{row_positions(empty)})"
+            f"{row_positions(empty, positions)})"
         )
     return ids
 

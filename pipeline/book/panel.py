@@ -20,13 +20,16 @@ Rules, stated once:
   window's last month; otherwise (closed or gone before the end, never bad) it is immature.
 
 The panel lives in dense float32 arrays (accounts x months), four bytes a cell: a million
-accounts over 36 months take 144 MB per measure.
+accounts over 36 months take 144 MB per measure. A panel longer than ``ROWS_PER_PART`` rows
+is read and snapshotted in groups of accounts (:func:`panel_parts`), so memory stays flat:
+about 0.9 GB at 10M rows and 1.0 GB at 36M (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +55,11 @@ from delinq.pipeline.config import Config, HistoryConfig, PanelConfig
 # The range a status may take in its unit; outside it the unit is probably wrong.
 STATUS_RANGE = {"months": (-2, 36), "days": (0, 3660)}
 SNAPSHOT_ID, ACCOUNT, OBSERVED, TARGET = "snapshot_id", "account_id", "observation_month", "bad"
+# A panel longer than this is read in groups of accounts (:func:`panel_parts`): read whole,
+# 24M rows took 2.7 GB; in parts of about this many rows, 1.0 GB at 10M or 36M rows.
+ROWS_PER_PART = 2_000_000
+SPLIT_ROWS = 500_000  # rows read at a time while splitting a long panel into parts
+ROW = "_row"  # a part's column: each row's position in the whole panel, for errors
 
 
 @dataclass
@@ -89,6 +97,90 @@ def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     return _panel(read_columns(path, sep, columns, months), cfg, str(path))
 
 
+def panel_parts(
+    path: Path,
+    cfg: PanelConfig,
+    sep: str | None = None,
+    rows_per_part: int = ROWS_PER_PART,
+    scratch: Path | None = None,
+) -> Iterator[Panel]:
+    """The panel at ``path`` as panels of disjoint groups of accounts, each laid on the whole
+    panel's months, so that memory stays flat however long the panel grows.
+
+    A panel of at most ``rows_per_part`` rows is one part, read as :func:`read_panel` reads
+    it. A longer one is first split, a batch of rows at a time, into one Parquet file per
+    group of accounts (by a hash of the id: all of an account's rows in one group) in a
+    temporary folder under ``scratch``; then the groups are read one by one. Every check of
+    :func:`read_panel` still holds, and its errors name rows by their place in the whole
+    input. A CSV panel is read whole before it is split (its reader is not columnar).
+    """
+    names = list(dict.fromkeys(_columns(cfg).values()))
+    months = [c for c in (cfg.month, cfg.origination) if c]
+    column = read_columns(path, sep, names, months)
+    parts = -(-column.num_rows // rows_per_part)
+    if parts <= 1:
+        yield _panel(column, cfg, str(path))
+        return
+    with tempfile.TemporaryDirectory(prefix=".panel-parts-", dir=scratch) as folder:
+        span, files = _split_by_account(column, cfg, parts, Path(folder), str(path))
+        del column  # a CSV panel's table: the parts hold its rows now
+        for file in files:
+            table = pq.read_table(file, read_dictionary=months)
+            positions = table[ROW].to_numpy()
+            yield _panel(Columns(table=table.drop_columns([ROW])), cfg, str(path), span, positions)
+
+
+def _split_by_account(
+    column: Columns, cfg: PanelConfig, parts: int, folder: Path, source: str
+) -> tuple[tuple[int, int], list[Path]]:
+    """Write the panel's rows into ``parts`` Parquet files by account group, each row with its
+    position in the input; return the panel's first and last month and the files written."""
+    names = list(dict.fromkeys(_columns(cfg).values()))
+    schemas = (
+        [column.table.schema] if column.table is not None else map(pq.read_schema, column.files)
+    )
+    schema = pa.unify_schemas(
+        [pa.schema([s.field(n) for n in names]) for s in schemas], promote_options="permissive"
+    ).append(pa.field(ROW, pa.int64()))
+    writers: list[pq.ParquetWriter | None] = [None] * parts
+    low, high, offset = None, None, 0
+    try:
+        for batch in column.batches(names, SPLIT_ROWS):
+            positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+            offset += batch.num_rows
+            month = _month_numbers(batch[cfg.month], source, cfg.month, positions)
+            low = int(month.min()) if low is None else min(low, int(month.min()))
+            high = int(month.max()) if high is None else max(high, int(month.max()))
+            group = _account_groups(batch[cfg.id], parts)
+            order = np.argsort(group, kind="stable")
+            ends = np.searchsorted(group[order], np.arange(parts + 1))
+            rows = batch.append_column(ROW, pa.array(positions)).cast(schema).take(order)
+            for g in range(parts):
+                if ends[g + 1] > ends[g]:
+                    if writers[g] is None:
+                        writers[g] = pq.ParquetWriter(folder / f"{g:05d}.parquet", schema)
+                    writers[g].write_table(rows.slice(ends[g], ends[g + 1] - ends[g]))
+    finally:
+        for writer in writers:
+            if writer is not None:
+                writer.close()
+    return (low, high), [folder / f"{g:05d}.parquet" for g in range(parts) if writers[g]]
+
+
+def _account_groups(ids: pa.ChunkedArray, parts: int) -> np.ndarray:
+    """Each row's group of accounts: a fixed hash of its id as text (a row without an id:
+    group 0, where the part's check names it)."""
+    out = []
+    for chunk in ids.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+        texts = chunk.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False)
+        keys = (pd.util.hash_array(np.asarray(texts, dtype=object)) % parts).astype(np.int64)
+        at = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        out.append(np.where(at >= 0, keys[np.maximum(at, 0)], 0))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def panel_from_frame(
     frame: pd.DataFrame, cfg: PanelConfig, source: str, span: tuple[int, int] | None = None
 ) -> Panel:
@@ -112,7 +204,9 @@ def _word_months(words: pa.Array) -> np.ndarray:
     return np.where(parsed.isna(), -1, parsed.dt.year * 12 + parsed.dt.month - 1)
 
 
-def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndarray:
+def _month_numbers(
+    values: pa.ChunkedArray, source: str, column: str, positions: np.ndarray | None = None
+) -> np.ndarray:
     """Each row's month as a count of months since year 0; distinct texts parsed once, chunk
     by chunk (a dictionary-encoded column is never decoded row by row)."""
     parts = []
@@ -127,27 +221,33 @@ def _month_numbers(values: pa.ChunkedArray, source: str, column: str) -> np.ndar
     if bad.any():
         raise DataError(
             f"{source}: {int(bad.sum())} row(s) of '{column}' are not months (YYYY-MM, "
-            f"YYYY-MM-DD or YYYYMM; row positions {row_positions(bad)})"
+            f"YYYY-MM-DD or YYYYMM; row positions {row_positions(bad, positions)})"
         )
     return out
 
 
 def _panel(
-    column: Columns, cfg: PanelConfig, source: str, span: tuple[int, int] | None = None
+    column: Columns,
+    cfg: PanelConfig,
+    source: str,
+    span: tuple[int, int] | None = None,
+    positions: np.ndarray | None = None,
 ) -> Panel:
-    """Check a panel and lay it out as account x month arrays, one column at a time."""
+    """Check a panel and lay it out as account x month arrays, one column at a time.
+    ``positions``: each row's position in the whole input, when ``column`` holds a part."""
     if column.num_rows == 0:
         raise DataError(f"{source}: the panel has no rows")
-    month = _month_numbers(column(cfg.month), source, cfg.month)
+    month = _month_numbers(column(cfg.month), source, cfg.month, positions)
     status = numbers(column(cfg.status))
     low, high = STATUS_RANGE[cfg.status_unit]
     wrong = np.isnan(status) | (status < low) | (status > high)
     if wrong.any():
         raise DataError(
             f"{source}: {int(wrong.sum())} row(s) of '{cfg.status}' are not a status in "
-            f"{cfg.status_unit} past due ({low} to {high}; row positions {row_positions(wrong)})"
+            f"{cfg.status_unit} past due ({low} to {high}; row positions "
+            f"{row_positions(wrong, positions)})"
         )
-    ids = ids_of(column, cfg.id, source)
+    ids = ids_of(column, cfg.id, source, positions)
     uniques = distinct_texts(ids)
     codes = codes_in(ids, uniques).astype(np.int64)
     start = int(month.min()) if span is None else span[0]
@@ -163,7 +263,8 @@ def _panel(
         months = sorted({str(first + int(c)) for c in np.unique(col[repeat])})[:3]
         raise DataError(
             f"{source}: {int(repeat.sum())} row(s) repeat an account's month (row positions "
-            f"{row_positions(repeat)}; months {', '.join(months)}): one row per account and month"
+            f"{row_positions(repeat, positions)}; months {', '.join(months)}): one row per "
+            "account and month"
         )
     row_at = np.full((n_acc, n_mon), -1, dtype=np.int32)
     row_at[codes, col] = np.arange(column.num_rows, dtype=np.int32)
@@ -189,7 +290,8 @@ def _panel(
         for grid in dense.values():
             grid[fill, m] = grid[fill, m - 1]
     if cfg.origination:
-        opened = _month_numbers(column(cfg.origination), source, cfg.origination) - start
+        opened = column(cfg.origination)
+        opened = _month_numbers(opened, source, cfg.origination, positions) - start
         first_at = pd.Series(opened).groupby(codes).min().reindex(range(n_acc)).to_numpy()
     period = pd.Period(year=start // 12, month=start % 12 + 1, freq="M")
     return Panel(
@@ -291,8 +393,10 @@ def iter_snapshots(panel: Panel, cfg: PanelConfig) -> Iterator[tuple[pd.DataFram
 
 
 def exclusion_report(counts: list[dict]) -> pd.DataFrame:
-    """The per-month counts of :func:`iter_snapshots` as a table, with each month's bad rate."""
-    report = pd.DataFrame(counts)
+    """The per-month counts of :func:`iter_snapshots` as a table, with each month's bad rate;
+    counts of the same month from several groups of accounts are summed."""
+    report = pd.DataFrame(counts).groupby(OBSERVED, sort=True, as_index=False).sum()
+    report = report.astype({c: "int64" for c in report.columns if c != OBSERVED})
     report["bad_rate"] = report["bads"] / report["kept"].replace(0, np.nan)
     return report
 
@@ -304,18 +408,20 @@ def snapshots(panel: Panel, cfg: PanelConfig) -> tuple[pd.DataFrame, pd.DataFram
     return pd.concat(parts, ignore_index=True), exclusion_report(list(counts))
 
 
-def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
-    """Per origination cohort (month) and level: the share of the cohort's accounts ever at
-    least ``level`` past due by each month on book; NaN where the cohort is not that old yet.
+def vintage_counts(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
+    """Per level, months on book and origination cohort (month): the cohort's accounts and
+    how many of them were ever at least ``level`` past due by then; a cohort appears for the
+    months on book the panel has seen it. Counts of disjoint panels add up.
 
-    Long format: cohort, level, months_on_book, accounts, ever_share.
+    Indexed by level, months_on_book, cohort; columns accounts, ever.
     """
     n = len(panel.months)
     inside = (panel.first >= 0) & (panel.first < n)
     first = panel.first[inside]
     status = panel.status[inside]
-    cohorts = pd.Series(first)
-    out = []
+    size = np.bincount(first, minlength=n)
+    labels = panel.months.astype(str)
+    rows = []
     for level in levels:
         ever = np.zeros(len(first), dtype=bool)
         for k in range(n):
@@ -324,49 +430,65 @@ def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
             value = np.full(len(first), np.nan, dtype=np.float32)
             value[alive] = status[np.flatnonzero(alive), col[alive]]
             ever |= np.nan_to_num(value, nan=-np.inf) >= level
-            share = pd.Series(ever, dtype=float).groupby(cohorts).mean()
-            size = cohorts.value_counts().sort_index()
-            old_enough = share.index + k < n
-            for cohort in share.index[old_enough]:
-                out.append(
-                    {
-                        "cohort": str(panel.months[cohort]),
-                        "level": level,
-                        "months_on_book": k,
-                        "accounts": int(size[cohort]),
-                        "ever_share": float(share[cohort]),
-                    }
-                )
-    return pd.DataFrame(out)
+            hits = np.bincount(first, weights=ever, minlength=n)
+            for cohort in np.flatnonzero((size > 0) & (np.arange(n) + k < n)):
+                rows.append((level, k, labels[cohort], int(size[cohort]), int(hits[cohort])))
+    index = ["level", "months_on_book", "cohort"]
+    return pd.DataFrame(rows, columns=[*index, "accounts", "ever"]).set_index(index)
+
+
+def vintage_shares(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`vintage_counts` as shares. Long format: cohort, level, months_on_book,
+    accounts, ever_share."""
+    out = counts.sort_index().reset_index()
+    out["ever_share"] = out["ever"] / out["accounts"]
+    return out[["cohort", "level", "months_on_book", "accounts", "ever_share"]]
+
+
+def vintage_curves(panel: Panel, levels: tuple[float, ...]) -> pd.DataFrame:
+    """Per origination cohort (month) and level: the share of the cohort's accounts ever at
+    least ``level`` past due by each month on book, while the panel has seen the cohort.
+
+    Long format: cohort, level, months_on_book, accounts, ever_share.
+    """
+    return vintage_shares(vintage_counts(panel, levels))
 
 
 def write_snapshots(
-    cfg: Config, panel_path: Path, out: Path, also=None
+    cfg: Config,
+    panel_path: Path,
+    out: Path,
+    each: Callable[[Panel], None] | None = None,
+    rows_per_part: int = ROWS_PER_PART,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Build the snapshots of the panel at ``panel_path`` and write, each atomically: the
-    table (Parquet, ``out``, one observation month at a time), the exclusions per observation
-    month (``*_exclusions.csv``) and a training config beside them (``*.yaml``: ``delinq
-    train --config`` it).
+    table (Parquet, ``out``, one observation month of one group of accounts at a time), the
+    exclusions per observation month (``*_exclusions.csv``) and a training config beside
+    them (``*.yaml``: ``delinq train --config`` it).
 
     The config is ``cfg`` with the snapshot's data layout: target ``bad``, one id per
     account and month, CV grouped by account, the observation month as time (for
-    ``cv.out_of_time``), and the history columns of the snapshot. ``also(panel)``, if given,
-    writes more from the panel already read (the vintage curves) and returns its files.
+    ``cv.out_of_time``), and the history columns of the snapshot. The panel is read in
+    groups of accounts (:func:`panel_parts`); ``each(panel)``, if given, sees every group
+    (to count the vintage curves from the same read).
     """
-    panel = read_panel(panel_path, cfg.panel, cfg.data.sep)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.tmp")
     writer, counts, text = None, [], set()
+    parts = panel_parts(panel_path, cfg.panel, cfg.data.sep, rows_per_part, out.parent)
     try:
-        for part, count in iter_snapshots(panel, cfg.panel):
-            counts.append(count)
-            if part.empty:
-                continue
-            text |= {c for c in cfg.panel.static if not pd.api.types.is_numeric_dtype(part[c])}
-            table = pa.Table.from_pandas(part, preserve_index=False)
-            writer = writer or pq.ParquetWriter(staging, table.schema, compression="zstd")
-            writer.write_table(table.cast(writer.schema))
+        for panel in parts:
+            if each is not None:
+                each(panel)
+            for part, count in iter_snapshots(panel, cfg.panel):
+                counts.append(count)
+                if part.empty:
+                    continue
+                text |= {c for c in cfg.panel.static if not pd.api.types.is_numeric_dtype(part[c])}
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                writer = writer or pq.ParquetWriter(staging, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
         if writer is None:
             raise DataError(
                 f"{panel_path}: no account is left in any snapshot (see the exclusions)"
@@ -375,14 +497,12 @@ def write_snapshots(
         writer = None
         os.replace(staging, out)
     finally:
+        parts.close()  # the parts' temporary folder goes now, not when collected
         if writer is not None:
             writer.close()
         staging.unlink(missing_ok=True)
     report = exclusion_report(counts)
-    written = [out, *write_companions(cfg, out, report, text)]
-    if also is not None:
-        written[-1:-1] = also(panel)  # the training config stays last
-    return report, written
+    return report, [out, *write_companions(cfg, out, report, text)]
 
 
 def write_companions(cfg: Config, out: Path, report: pd.DataFrame, text: set[str]) -> list[Path]:
@@ -434,10 +554,10 @@ def _buckets(status: np.ndarray, unit: str) -> np.ndarray:
 BUCKET_NAMES = ["current", "1-30", "31-60", "61-90", "90+"]
 
 
-def roll_forward(panel: Panel, unit: str, horizons: tuple[int, ...] = (3, 6, 12)) -> pd.DataFrame:
-    """For accounts in each bucket in any month: the share that reach 90+ within k months
-    (only account-months with k months of panel after them count). Rows: buckets; columns:
-    ``to_90_within_<k>`` and the account-months behind them."""
+def roll_counts(panel: Panel, unit: str, horizons: tuple[int, ...] = (3, 6, 12)) -> pd.DataFrame:
+    """For accounts in each bucket in any month: how many account-months have k months of
+    panel after them (``account_months_<k>``) and how many of those reach 90+ within the k
+    months (``reached_90_within_<k>``). Rows: buckets. Counts of disjoint panels add up."""
     bucket = _buckets(panel.status, unit)
     n = bucket.shape[1]
     rows = {}
@@ -451,17 +571,36 @@ def roll_forward(panel: Panel, unit: str, horizons: tuple[int, ...] = (3, 6, 12)
             ahead = np.zeros_like(start)
             for step in range(1, k + 1):
                 ahead |= np.nan_to_num(bucket[:, step : n - k + step], nan=-1) >= 4
-            out[f"to_90_within_{k}"] = float(ahead[start].mean()) if start.any() else np.nan
+            out[f"reached_90_within_{k}"] = int(ahead[start].sum())
             out[f"account_months_{k}"] = int(start.sum())
         rows[name] = out
-    table = pd.DataFrame(rows).T.rename_axis("bucket")
-    counts = [c for c in table.columns if c.startswith("account_months")]
-    return table.astype(dict.fromkeys(counts, "int64"))
+    return pd.DataFrame(rows).T.rename_axis("bucket").astype("int64")
 
 
-def cure_rates(panel: Panel, unit: str, within: int = 12) -> pd.DataFrame:
+def roll_shares(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`roll_counts` as the share reaching 90+ within each k (``to_90_within_<k>``),
+    beside the account-months behind it."""
+    out = pd.DataFrame(index=counts.index)
+    for column in counts.columns:
+        if column.startswith("account_months_"):
+            k = column.removeprefix("account_months_")
+            reached = counts[f"reached_90_within_{k}"]
+            out[f"to_90_within_{k}"] = reached / counts[column].replace(0, np.nan)
+            out[column] = counts[column]
+    return out
+
+
+def roll_forward(panel: Panel, unit: str, horizons: tuple[int, ...] = (3, 6, 12)) -> pd.DataFrame:
+    """For accounts in each bucket in any month: the share that reach 90+ within k months
+    (only account-months with k months of panel after them count). Rows: buckets; columns:
+    ``to_90_within_<k>`` and the account-months behind them."""
+    return roll_shares(roll_counts(panel, unit, horizons))
+
+
+def cure_counts(panel: Panel, unit: str, within: int = 12) -> pd.DataFrame:
     """For each bucket 1-30 to 90+: the accounts that first reach it with ``within`` months of
-    panel after, and the share of them current again (not late) within those months."""
+    panel after, and how many of them are current again (not late) within those months.
+    Counts of disjoint panels add up."""
     bucket = _buckets(panel.status, unit)
     n = bucket.shape[1]
     rows = {}
@@ -473,13 +612,20 @@ def cure_rates(panel: Panel, unit: str, within: int = 12) -> pd.DataFrame:
         acc = np.flatnonzero(ok)
         offsets = first[acc, None] + np.arange(1, within + 1)[None, :]
         cured = (np.nan_to_num(bucket[acc[:, None], offsets], nan=-1) == 0).any(axis=1)
-        rows[BUCKET_NAMES[b]] = {
-            "accounts": len(acc),
-            f"cured_within_{within}": int(cured.sum()),
-            "cure_rate": float(cured.mean()) if len(acc) else np.nan,
-        }
-    table = pd.DataFrame(rows).T.rename_axis("bucket")
-    return table.astype({"accounts": "int64", f"cured_within_{within}": "int64"})
+        rows[BUCKET_NAMES[b]] = {"accounts": len(acc), f"cured_within_{within}": int(cured.sum())}
+    return pd.DataFrame(rows).T.rename_axis("bucket").astype("int64")
+
+
+def cure_shares(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cure_counts` with the cure rate: the share of the accounts cured."""
+    cured = next(c for c in counts.columns if c.startswith("cured_within_"))
+    return counts.assign(cure_rate=counts[cured] / counts["accounts"].replace(0, np.nan))
+
+
+def cure_rates(panel: Panel, unit: str, within: int = 12) -> pd.DataFrame:
+    """For each bucket 1-30 to 90+: the accounts that first reach it with ``within`` months of
+    panel after, and the share of them current again (not late) within those months."""
+    return cure_shares(cure_counts(panel, unit, within))
 
 
 def recommend_bad(cures: pd.DataFrame, max_cure: float = 0.3) -> str:

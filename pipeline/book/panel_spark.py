@@ -16,7 +16,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -119,9 +118,8 @@ def spark_snapshots(
         errors = [n["error"] for n in notes if "error" in n]
         if errors:
             raise DataError(f"{panel_path}: {errors[0]} (in a Spark group of accounts)")
-        counts = pd.DataFrame([c for n in notes for c in n["counts"]])
-        summed = counts.groupby(OBSERVED, sort=True).sum(numeric_only=True).reset_index()
-        if int(summed["kept"].sum()) == 0:
+        report = exclusion_report([c for n in notes for c in n["counts"]])
+        if int(report["kept"].sum()) == 0:
             raise DataError(f"{panel_path}: no account is left in any snapshot")
         out = Path(out)
         staging = out.with_name(f".{out.name}.tmp")
@@ -134,7 +132,5 @@ def spark_snapshots(
     finally:
         result.unpersist()
         shutil.rmtree(Path(out).with_name(f".{Path(out).name}.tmp"), ignore_errors=True)
-    totals = summed.astype({c: np.int64 for c in summed.columns[1:]})
-    report = exclusion_report(totals.to_dict("records"))
     text = {c for c in pcfg.static if static_types[c] == "string"}
     return report, [out, *write_companions(cfg, out, report, text)]

@@ -8,16 +8,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import reduce
+from operator import add
 from pathlib import Path
 
 import pandas as pd
 
 from delinq.pipeline.book.panel import (
     Panel,
-    cure_rates,
+    cure_counts,
+    cure_shares,
     recommend_bad,
-    roll_forward,
-    vintage_curves,
+    roll_counts,
+    roll_shares,
+    vintage_counts,
+    vintage_shares,
 )
 from delinq.pipeline.plotting import grid, save
 
@@ -42,10 +49,51 @@ def vintage_plot(curves: pd.DataFrame, path: Path, unit: str) -> Path:
     return save(fig, path)
 
 
-def write_vintage(panel: Panel, unit: str, out: Path) -> list[Path]:
+@dataclass
+class PanelCounts:
+    """What the panel's views are drawn from: counts that add up over groups of accounts, so
+    a panel read in parts gives the views of the whole."""
+
+    months: pd.PeriodIndex
+    accounts: int
+    gaps: int
+    vintage: pd.DataFrame  # :func:`~delinq.pipeline.book.panel.vintage_counts`
+    rolls: pd.DataFrame  # :func:`~delinq.pipeline.book.panel.roll_counts`
+    cures: pd.DataFrame  # :func:`~delinq.pipeline.book.panel.cure_counts`
+
+    def __add__(self, other: PanelCounts) -> PanelCounts:
+        vintage = self.vintage.add(other.vintage, fill_value=0).astype("int64")
+        return PanelCounts(
+            self.months,
+            self.accounts + other.accounts,
+            self.gaps + other.gaps,
+            vintage,
+            self.rolls + other.rolls,
+            self.cures + other.cures,
+        )
+
+
+def panel_counts(panel: Panel, unit: str) -> PanelCounts:
+    """The counts behind the vintage curves, roll-forward and cure rates of ``panel``."""
+    return PanelCounts(
+        panel.months,
+        len(panel.ids),
+        panel.gaps,
+        vintage_counts(panel, LEVELS[unit]),
+        roll_counts(panel, unit),
+        cure_counts(panel, unit),
+    )
+
+
+def total_counts(parts: Iterable[Panel], unit: str) -> PanelCounts:
+    """:func:`panel_counts` of a panel given as disjoint groups of accounts, summed."""
+    return reduce(add, (panel_counts(part, unit) for part in parts))
+
+
+def write_vintage(counts: PanelCounts, unit: str, out: Path) -> list[Path]:
     """vintage.csv (long), vintage_<level>.csv (cohort x months on book) and vintage.png."""
     out.mkdir(parents=True, exist_ok=True)
-    curves = vintage_curves(panel, LEVELS[unit])
+    curves = vintage_shares(counts.vintage)
     curves.to_csv(out / "vintage.csv", index=False)
     files = [out / "vintage.csv"]
     for level, part in curves.groupby("level"):
@@ -56,10 +104,10 @@ def write_vintage(panel: Panel, unit: str, out: Path) -> list[Path]:
     return files
 
 
-def write_bad_definition(panel: Panel, unit: str, out: Path) -> tuple[str, list[Path]]:
+def write_bad_definition(counts: PanelCounts, out: Path) -> tuple[str, list[Path]]:
     """roll_forward.csv, cure_rates.csv and bad_definition.txt (the recommendation, worded)."""
     out.mkdir(parents=True, exist_ok=True)
-    rolls, cures = roll_forward(panel, unit), cure_rates(panel, unit)
+    rolls, cures = roll_shares(counts.rolls), cure_shares(counts.cures)
     advice = recommend_bad(cures)
     rolls.to_csv(out / "roll_forward.csv")
     cures.to_csv(out / "cure_rates.csv")
@@ -67,6 +115,6 @@ def write_bad_definition(panel: Panel, unit: str, out: Path) -> tuple[str, list[
     return advice, [out / "roll_forward.csv", out / "cure_rates.csv", out / "bad_definition.txt"]
 
 
-def write_panel_views(panel: Panel, unit: str, out: Path) -> list[Path]:
-    """The vintage curves and the bad-definition evidence of ``panel``, into ``out``."""
-    return [*write_vintage(panel, unit, out), *write_bad_definition(panel, unit, out)[1]]
+def write_panel_views(counts: PanelCounts, unit: str, out: Path) -> list[Path]:
+    """The vintage curves and the bad-definition evidence of a panel's counts, into ``out``."""
+    return [*write_vintage(counts, unit, out), *write_bad_definition(counts, out)[1]]

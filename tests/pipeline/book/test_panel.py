@@ -151,3 +151,58 @@ def test_analyze_panel_writes_vintage_and_the_bad_definition(tmp_path):
     for name in ("vintage.csv", "vintage.png", "cure_rates.csv", "roll_forward.csv"):
         assert (out / name).exists(), name
     assert (out / "bad_definition.txt").read_text().startswith(("bad = ", "no bucket"))
+
+
+def _simulated(tmp_path, accounts: int = 1_500):
+    from delinq.pipeline.book.simulate_panel import write_panel
+    from delinq.pipeline.config import load_config, with_overrides
+    from tests.conftest import REPO
+
+    write_panel(tmp_path / "panel.parquet", accounts, 18, "2024-01", 3, None)
+    cfg = load_config(REPO / "configs" / "panel.yaml")
+    return with_overrides(cfg, panel={"bad": {"dpd_at_least": 3, "within_months": 3}})
+
+
+def test_a_long_panel_read_in_groups_of_accounts_gives_the_same_snapshots_and_views(tmp_path):
+    from delinq.pipeline.book.panel import panel_parts
+    from delinq.pipeline.portfolio.job import snapshots_with_views
+
+    cfg = _simulated(tmp_path)
+    frame = pd.read_parquet(tmp_path / "panel.parquet")
+    rows = len(frame)
+    parts = list(panel_parts(tmp_path / "panel.parquet", cfg.panel, rows_per_part=rows // 5))
+    assert len(parts) == 6 and sum(len(p.ids) for p in parts) == frame["account_id"].nunique()
+    assert not set(parts[0].ids) & set(parts[1].ids)  # an account lives in one part
+    assert all(p.months.equals(parts[0].months) for p in parts)  # the whole panel's months
+    found = {}
+    for name, per_part in (("whole", rows), ("parts", rows // 5)):
+        out = tmp_path / name / "snap.parquet"
+        report, files = snapshots_with_views(cfg, tmp_path / "panel.parquet", out, per_part)
+        table = pd.read_parquet(out).sort_values("snapshot_id", ignore_index=True)
+        views = {f.name: pd.read_csv(f) for f in files if f.suffix == ".csv"}
+        found[name] = table, report, views
+        assert files[-1].suffix == ".yaml" and not list(out.parent.glob(".panel-parts-*"))
+    (table, report, views), (table2, report2, views2) = found["whole"], found["parts"]
+    assert len(table) > 1_000 and table["bad"].nunique() == 2
+    pd.testing.assert_frame_equal(table, table2)
+    pd.testing.assert_frame_equal(report, report2)
+    assert views.keys() == views2.keys() and "vintage.csv" in views and "cure_rates.csv" in views
+    for name in views:
+        pd.testing.assert_frame_equal(views[name], views2[name], obj=name)
+
+
+def test_an_error_in_a_later_part_names_the_row_in_the_whole_panel(tmp_path):
+    from delinq.pipeline.book.panel import panel_parts
+
+    cfg = _simulated(tmp_path, accounts=300)
+    frame = pd.read_parquet(tmp_path / "panel.parquet")
+    last = len(frame) - 1
+    frame.loc[last, "status"] = 99  # outside months late: the unit is wrong
+    frame.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=rf"row positions \[{last}\]"):
+        list(panel_parts(tmp_path / "bad.parquet", cfg.panel, rows_per_part=len(frame) // 4))
+    twice = pd.concat([frame.iloc[:10], frame.iloc[[3]]], ignore_index=True)  # row 10 = row 3
+    twice["status"] = 0
+    twice.to_parquet(tmp_path / "twice.parquet")
+    with pytest.raises(DataError, match=r"repeat an account's month \(row positions \[3, 10\]"):
+        list(panel_parts(tmp_path / "twice.parquet", cfg.panel, rows_per_part=4))

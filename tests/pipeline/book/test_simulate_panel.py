@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 
 from delinq.pipeline.book.io import load_training_data
-from delinq.pipeline.book.panel import write_snapshots
 from delinq.pipeline.book.simulate_panel import CHARGE_OFF, simulate_panel, write_panel
 from delinq.pipeline.config import load_config, with_overrides
-from delinq.pipeline.portfolio.job import vintage_folder
-from delinq.pipeline.portfolio.vintage import write_panel_views
+from delinq.pipeline.portfolio.job import snapshots_with_views
 from delinq.pipeline.report import build_report
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO
@@ -49,14 +47,7 @@ def _out_of_time(tmp_path, shock):
         models={"families": ["logreg"]},
         tracking={"store_dir": tmp_path / "mlflow"},
     ).model_copy(update={"output_dir": tmp_path / "runs"})
-    snap_file = tmp_path / "snap.parquet"
-    folder = vintage_folder(snap_file)
-    _, files = write_snapshots(
-        cfg,
-        tmp_path / "panel.parquet",
-        snap_file,
-        also=lambda panel: write_panel_views(panel, "months", folder),
-    )
+    _, files = snapshots_with_views(cfg, tmp_path / "panel.parquet", tmp_path / "snap.parquet")
     snap = load_config(files[-1])
     return train(snap, load_training_data(snap)), snap
 
