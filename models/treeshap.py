@@ -184,28 +184,42 @@ def _explain_rows(  # pragma: no cover - compiled
     X, node_feature, node_threshold, node_default_left, bit_start, bit_node, table_start,
     feat_start, feat_col, tables, n_out,
 ):  # fmt: skip
-    n = X.shape[0]
+    n, n_feat = X.shape
     n_slices = bit_start.shape[0] - 1
     out = np.zeros((n, n_out))
-    # Blocks of rows, slice by slice: one slice's table stays in cache for a whole block.
+    # Blocks of rows, slice by slice: one slice's table stays in cache for a whole block. The
+    # block is held column by column (a feature's values, an output's sums, side by side), so
+    # each split compares, and each table column adds, along consecutive memory: loops the
+    # compiler vectorises. Each sum adds the same terms in the same order as row by row.
     n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     for blk in numba.prange(n_blocks):
         lo = blk * BLOCK_ROWS
-        hi = min(n, lo + BLOCK_ROWS)
+        m = min(n, lo + BLOCK_ROWS) - lo
+        xt = np.empty((n_feat, m), dtype=X.dtype)
+        for i in range(m):
+            for f in range(n_feat):
+                xt[f, i] = X[lo + i, f]
+        acc = np.zeros((n_out, m))
+        idx = np.empty(m, dtype=np.int64)
         for s in range(n_slices):
             first, n_bits = bit_start[s], bit_start[s + 1] - bit_start[s]
             width = feat_start[s + 1] - feat_start[s]
-            for i in range(lo, hi):
-                idx = 0
-                for b in range(n_bits):
-                    node = bit_node[first + b]
-                    v = X[i, node_feature[node]]
-                    left = node_default_left[node] if np.isnan(v) else v < node_threshold[node]
-                    if left:
-                        idx |= 1 << b
-                base = table_start[s] + idx * width
-                for w in range(width):
-                    out[i, feat_col[feat_start[s] + w]] += tables[base + w]
+            idx[:] = 0
+            for b in range(n_bits):
+                node = bit_node[first + b]
+                v = xt[node_feature[node]]
+                thr, dflt = node_threshold[node], node_default_left[node]
+                for i in range(m):
+                    left = dflt if np.isnan(v[i]) else v[i] < thr
+                    idx[i] |= np.int64(left) << b
+            base = table_start[s]
+            for w in range(width):
+                target = acc[feat_col[feat_start[s] + w]]
+                for i in range(m):
+                    target[i] += tables[base + idx[i] * width + w]
+        for c in range(n_out):
+            for i in range(m):
+                out[lo + i, c] = acc[c, i]
     return out
 
 
