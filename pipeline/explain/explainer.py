@@ -284,7 +284,7 @@ class ModelExplainer:
             return [_describe_status(v, self.history.status_unit) for v in values]
         if key in self.categorical:
             return ["missing" if pd.isna(v) else str(v) for v in values]
-        return [_describe_number(v) for v in values]
+        return _describe_numbers(values)
 
     def reasons_for_change(self, before: pd.DataFrame, after: pd.DataFrame, k: int) -> pd.DataFrame:
         """Why each account's risk rose between two nights: the ``k`` inputs whose SHAP
@@ -323,22 +323,25 @@ class ModelExplainer:
         k = min(k, values.shape[1])
         if self.never_reasons.any():
             values = np.where(self.never_reasons, -np.inf, values)
-        order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+        order = _top(values, k)
         raising = np.take_along_axis(values, order, axis=1) > 0
         if derived is None and set(GROUP_DISPLAY) & set(self.inputs):
             derived = self._derived(frame)
         codes = np.array([key.upper() for key in self.inputs], dtype=object)
+        chosen = np.where(raising, order, -1)
+        code = np.full(chosen.shape, None, dtype=object)
+        text = np.full(chosen.shape, None, dtype=object)
+        # Input by input, whichever slot it holds in each row: its words are made once for
+        # all its rows. An input holds at most one slot of a row, so ``row`` has no repeats
+        # (and comes sorted).
+        for u in np.unique(chosen[chosen >= 0]):
+            row, slot = np.nonzero(chosen == u)
+            code[row, slot] = codes[u]
+            text[row, slot] = self._texts(u, frame, derived, row)
         out = {}
         for j in range(k):
-            chosen = np.where(raising[:, j], order[:, j], -1)
-            code = np.full(len(frame), None, dtype=object)
-            text = np.full(len(frame), None, dtype=object)
-            for u in np.unique(chosen[chosen >= 0]):
-                rows = np.flatnonzero(chosen == u)
-                code[rows] = codes[u]
-                text[rows] = self._texts(u, frame, derived, rows)
-            out[f"reason_{j + 1}_code"] = pd.Series(code, dtype=object)
-            out[f"reason_{j + 1}"] = pd.Series(text, dtype=object)
+            out[f"reason_{j + 1}_code"] = pd.Series(code[:, j], dtype=object)
+            out[f"reason_{j + 1}"] = pd.Series(text[:, j], dtype=object)
         return pd.DataFrame(out)
 
     def _texts(
@@ -352,11 +355,12 @@ class ModelExplainer:
         key = self.inputs[u]
         if key in GROUP_DISPLAY:
             source = derived[list(_GROUP_COLUMNS[key])].iloc[rows]
-        else:
-            source = frame[[key]].iloc[rows]
-        first, inverse = _distinct_rows(source)
-        distinct = source.iloc[first]
-        words = self.describe(key, distinct, distinct if key in GROUP_DISPLAY else None)
+            first, inverse = _distinct_rows(source)
+            distinct = source.iloc[first]
+            words = self.describe(key, distinct, distinct)
+        else:  # one column: its distinct values straight from the array
+            inverse, levels = pd.factorize(frame[key].to_numpy()[rows], use_na_sentinel=False)
+            words = self.describe(key, pd.DataFrame({key: levels}), None)
         texts = np.array([f"{self.labels[u]}: {v}" for v in words], dtype=object)
         return texts[inverse]
 
@@ -368,6 +372,20 @@ _GROUP_COLUMNS = {
     "payment_history": ("pay_ratio_latest", "months_no_payment"),
     "balance_trend": ("balance_trend",),
 }
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` largest columns, largest first, ties to the earlier column: the first
+    ``k`` of a stable descending sort, by ``k`` passes of argmax instead of a whole sort.
+    Once a row's positive values are used up, the slots left are not reasons whatever they
+    hold (only positive values are); a missing value is never one."""
+    left = np.where(np.isnan(values), -np.inf, values)
+    out = np.empty((len(values), k), dtype=np.int64)
+    rows = np.arange(len(values))
+    for j in range(k):
+        out[:, j] = left.argmax(axis=1)
+        left[rows, out[:, j]] = -np.inf
+    return out
 
 
 def _distinct_rows(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -392,11 +410,16 @@ def _describe_status(value, unit: str) -> str:
     return f"{v} month{'s' * (v > 1)} late"
 
 
-def _describe_number(value) -> str:
-    if pd.isna(value):
-        return "missing"
-    v = float(value)
-    return f"{v:,.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.3g}"
+def _describe_numbers(values) -> list[str]:
+    """Amounts and counts as whole numbers with thousands separators, small fractions to
+    three significant digits, "missing" for a missing value."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    out = np.full(len(v), "missing", dtype=object)
+    known = ~np.isnan(v)
+    whole = known & ((np.abs(v) >= 100) | (v == np.trunc(v)))
+    out[whole] = [f"{x:,.0f}" for x in v[whole].tolist()]
+    out[known & ~whole] = [f"{x:.3g}" for x in v[known & ~whole].tolist()]
+    return out.tolist()
 
 
 def _describe_group(key: str, derived: pd.DataFrame, n_months: int) -> list[str]:

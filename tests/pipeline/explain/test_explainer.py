@@ -152,6 +152,21 @@ def test_a_row_with_nothing_raising_risk_gets_null_reasons(fitted, data):
     assert pd.isna(codes.iloc[1]["reason_2_code"])
 
 
+def test_the_top_reasons_are_those_of_a_stable_descending_sort():
+    from delinq.pipeline.explain.explainer import _describe_numbers, _top
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(2_000, 12)).round(1)  # many ties: the earlier column first
+    values[rng.random(values.shape) < 0.2] = -np.inf  # protected inputs
+    values[rng.random(values.shape) < 0.02] = np.nan
+    want = np.argsort(-np.nan_to_num(values, nan=-np.inf), axis=1, kind="stable")[:, :3]
+    got = _top(values, 3)
+    shown = [np.where(np.take_along_axis(values, o, 1) > 0, o, -1) for o in (want, got)]
+    np.testing.assert_array_equal(*shown)
+    words = _describe_numbers([np.nan, 0.0, 3.0, 0.123456, -0.5, 99.5, 1234.5, "7"])
+    assert words == ["missing", "0", "3", "0.123", "-0.5", "99.5", "1,234", "7"]
+
+
 def test_linear_and_svm_models_need_a_background(data):
     cfg, ds = data
     pipe = build_pipeline(cfg, Columns(ds.numeric, ds.categorical), "logreg").fit(ds.X, ds.y)
