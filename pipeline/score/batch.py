@@ -341,8 +341,8 @@ class BatchScorer:
         }
         reason_columns = self.schema.names[len(SCORES_SCHEMA) :]
         if self.explainer is not None:
-            frame = self._frame(numeric, cats) if frame is None else frame
             if self.cfg.explain.reasons_for == "all":
+                frame = self._frame(numeric, cats) if frame is None else frame
                 values = self.explainer.contributions(Z)
                 codes = self.explainer.reason_codes(values, frame, self.top_k, feats)
                 columns |= {c: pa.array(codes[c].to_numpy(), pa.string()) for c in reason_columns}
@@ -350,9 +350,15 @@ class BatchScorer:
                 rows = np.flatnonzero(plan["action"].to_numpy() != "none")
                 full = {c: np.full(n, None, dtype=object) for c in reason_columns}
                 if len(rows):
+                    # The frame of those rows only: most rows of a night get no action.
+                    if frame is None:
+                        some = cats.iloc[rows].reset_index(drop=True)
+                        frame = self._frame(numeric[rows], some)
+                    else:
+                        frame = frame.iloc[rows]
                     codes = self.explainer.reason_codes(
                         self.explainer.contributions(Z[rows]),
-                        frame.iloc[rows],
+                        frame,
                         self.top_k,
                         None if feats is None else feats.iloc[rows],
                     )

@@ -57,8 +57,14 @@ def _parquet(tmp_path, frame, name="book.parquet"):
     return path
 
 
+def _every_row(cfg):
+    """``cfg`` with reason codes for every scored row, not only the actioned ones."""
+    return cfg.model_copy(update={"explain": cfg.explain.model_copy(update={"reasons_for": "all"})})
+
+
 def test_scores_every_row_with_plan_and_manifest(env, tmp_path):
     cfg, result, _ = env
+    cfg = _every_row(cfg)
     out = tmp_path / "out"
     res = score_book(_parquet(tmp_path, _book()), out, "2026-01-31", URI, cfg)
     scores = pd.read_parquet(res.partition / SCORES_FILE)
@@ -477,13 +483,11 @@ def test_reasons_for_actioned_rows_only_match_the_full_reasons_there(env, tmp_pa
     cfg, _, _ = env
     path = _parquet(tmp_path, _book(2_000))
     full = pd.read_parquet(
-        score_book(path, tmp_path / "a", "2026-01-31", URI, cfg).partition / SCORES_FILE
+        score_book(path, tmp_path / "a", "2026-01-31", URI, _every_row(cfg)).partition / SCORES_FILE
     )
-    actioned = cfg.model_copy(
-        update={"explain": cfg.explain.model_copy(update={"reasons_for": "actioned"})}
-    )
+    assert cfg.explain.reasons_for == "actioned"  # the shipped default
     some = pd.read_parquet(
-        score_book(path, tmp_path / "b", "2026-01-31", URI, actioned).partition / SCORES_FILE
+        score_book(path, tmp_path / "b", "2026-01-31", URI, cfg).partition / SCORES_FILE
     )
     acted = (some["action"] != "none").to_numpy()
     assert 0 < acted.sum() < len(some)
