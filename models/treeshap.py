@@ -223,6 +223,13 @@ def _explain_rows(  # pragma: no cover - compiled
     return out
 
 
+def one_thread_here() -> None:
+    """Run this module's kernels on the calling thread alone (numba's thread count is per
+    thread): for callers that already keep every core busy with threads of their own, where
+    each kernel's own team of threads would only contend with them."""
+    numba.set_num_threads(1)
+
+
 class TreeShap:
     """Exact path-dependent SHAP values of an XGBoost binary/regression booster.
 

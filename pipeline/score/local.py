@@ -146,9 +146,14 @@ def _in_threads(scorer: BatchScorer, batches, workers: int = 2):
 
     Most of a batch's work (Arrow, NumPy, the numba kernels, XGBoost) releases the GIL, so a
     second batch fills the cores while the first is in single-threaded steps. At most
-    ``workers`` batches are in memory.
+    ``workers`` batches are in memory. The threads run the SHAP kernel on one core each:
+    two batches in flight already fill the cores (7 % faster end to end with reasons than
+    each kernel starting its own threads, docs/benchmarks.md).
     """
-    with ThreadPoolExecutor(workers) as pool:
+    serial = None
+    if scorer.explainer is not None:
+        from delinq.models.treeshap import one_thread_here as serial
+    with ThreadPoolExecutor(workers, initializer=serial) as pool:
         pending: deque = deque()
         for batch, rows in batches:
             pending.append((batch, pool.submit(scorer.score, batch, rows)))
