@@ -28,7 +28,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiwan_credit_
 MODELS = {
     "reference (400 trees, depth 4)": {"n_estimators": 400, "max_depth": 4, "learning_rate": 0.05},
     "champion defaults (500 trees, depth 3)": {
-        k: v for k, v in DEFAULTS["xgboost"].items() if k not in ("n_jobs", "tree_method")
+        k: v
+        for k, v in DEFAULTS["xgboost"].items()
+        if k not in ("n_jobs", "tree_method", "depth_candidates", "validation_fraction")
     },
 }
 
