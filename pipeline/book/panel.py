@@ -144,13 +144,19 @@ def _split_by_account(
     ).append(pa.field(ROW, pa.int64()))
     writers: list[pq.ParquetWriter | None] = [None] * parts
     low, high, offset = None, None, 0
+    not_months: list[int] = []  # the count of rows that are not months, then where the first are
     try:
         for batch in column.batches(names, SPLIT_ROWS):
             positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
             offset += batch.num_rows
-            month = _month_numbers(batch[cfg.month], source, cfg.month, positions)
-            low = int(month.min()) if low is None else min(low, int(month.min()))
-            high = int(month.max()) if high is None else max(high, int(month.max()))
+            month = _month_numbers(batch[cfg.month], source, cfg.month, check=False)
+            if (month < 0).any():  # counted over the whole panel before it is said
+                not_months[:1] = [(not_months or [0])[0] + int((month < 0).sum())]
+                not_months += positions[month < 0][: 7 - len(not_months)].tolist()
+                month = month[month >= 0]
+            if len(month):
+                low = int(month.min()) if low is None else min(low, int(month.min()))
+                high = int(month.max()) if high is None else max(high, int(month.max()))
             group = _account_groups(batch[cfg.id], parts)
             order = np.argsort(group, kind="stable")
             ends = np.searchsorted(group[order], np.arange(parts + 1))
@@ -164,6 +170,8 @@ def _split_by_account(
         for writer in writers:
             if writer is not None:
                 writer.close()
+    if not_months:
+        raise _not_months(source, cfg.month, not_months[0], not_months[1:])
     return (low, high), [folder / f"{g:05d}.parquet" for g in range(parts) if writers[g]]
 
 
@@ -204,11 +212,23 @@ def _word_months(words: pa.Array) -> np.ndarray:
     return np.where(parsed.isna(), -1, parsed.dt.year * 12 + parsed.dt.month - 1)
 
 
+def _not_months(source: str, column: str, count: int, where: list[int]) -> DataError:
+    return DataError(
+        f"{source}: {count} row(s) of '{column}' are not months (YYYY-MM, YYYY-MM-DD or "
+        f"YYYYMM; row positions {where})"
+    )
+
+
 def _month_numbers(
-    values: pa.ChunkedArray, source: str, column: str, positions: np.ndarray | None = None
+    values: pa.ChunkedArray,
+    source: str,
+    column: str,
+    positions: np.ndarray | None = None,
+    check: bool = True,
 ) -> np.ndarray:
     """Each row's month as a count of months since year 0; distinct texts parsed once, chunk
-    by chunk (a dictionary-encoded column is never decoded row by row)."""
+    by chunk (a dictionary-encoded column is never decoded row by row). A value that is not
+    a month is an error, or with ``check=False`` -1."""
     parts = []
     for chunk in values.chunks:
         if not pa.types.is_dictionary(chunk.type):
@@ -218,11 +238,8 @@ def _month_numbers(
         parts.append(np.where(indices >= 0, number[np.maximum(indices, 0)], -1))
     out = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
     bad = out < 0
-    if bad.any():
-        raise DataError(
-            f"{source}: {int(bad.sum())} row(s) of '{column}' are not months (YYYY-MM, "
-            f"YYYY-MM-DD or YYYYMM; row positions {row_positions(bad, positions)})"
-        )
+    if check and bad.any():
+        raise _not_months(source, column, int(bad.sum()), row_positions(bad, positions))
     return out
 
 

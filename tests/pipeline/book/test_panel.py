@@ -191,8 +191,11 @@ def test_a_long_panel_read_in_groups_of_accounts_gives_the_same_snapshots_and_vi
         pd.testing.assert_frame_equal(views[name], views2[name], obj=name)
 
 
-def test_an_error_in_a_later_part_names_the_row_in_the_whole_panel(tmp_path):
+def test_an_error_in_a_later_part_names_the_row_in_the_whole_panel(tmp_path, monkeypatch):
+    from delinq.pipeline.book import panel as panel_module
     from delinq.pipeline.book.panel import panel_parts
+
+    monkeypatch.setattr(panel_module, "SPLIT_ROWS", 1_000)  # the split reads several batches
 
     cfg = _simulated(tmp_path, accounts=300)
     frame = pd.read_parquet(tmp_path / "panel.parquet")
@@ -201,6 +204,12 @@ def test_an_error_in_a_later_part_names_the_row_in_the_whole_panel(tmp_path):
     frame.to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(DataError, match=rf"row positions \[{last}\]"):
         list(panel_parts(tmp_path / "bad.parquet", cfg.panel, rows_per_part=len(frame) // 4))
+    frame.loc[last, "status"] = 0
+    months = frame["month"].astype(object)
+    months[[5, last - 1, last]] = "not a month"  # in the first and the last batch
+    frame.assign(month=months).to_parquet(tmp_path / "months.parquet")
+    with pytest.raises(DataError, match=rf"3 row\(s\) .*row positions \[5, {last - 1}, {last}\]"):
+        list(panel_parts(tmp_path / "months.parquet", cfg.panel, rows_per_part=len(frame) // 4))
     twice = pd.concat([frame.iloc[:10], frame.iloc[[3]]], ignore_index=True)  # row 10 = row 3
     twice["status"] = 0
     twice.to_parquet(tmp_path / "twice.parquet")
