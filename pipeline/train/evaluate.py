@@ -255,7 +255,8 @@ def cross_validate(
     on_fold: Callable[[str], None] | None = None,
     groups: np.ndarray | None = None,
     failed: dict[str, str] | None = None,
-    own_groups: dict[str, np.ndarray | None] | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    own_splits: dict[str, list[tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> dict[str, CVResult]:
     """Stratified k-fold CV of each whole (possibly search-wrapped) pipeline.
 
@@ -264,13 +265,12 @@ def cross_validate(
     idles while a slow family finishes. ``on_fold(family)`` is called as each fold ends.
     ``groups`` keeps rows of a group in one fold (see :func:`cv_splits`). A family that fails
     on any fold is left out of the result and named in ``failed`` (family -> what failed).
-    An estimator named in ``own_groups`` is cross-validated on folds made with those groups
-    instead (``None``: plain folds), in the same pool.
+    ``splits``, if given, are the folds already made (:func:`cv_splits`). An estimator named
+    in ``own_splits`` is cross-validated on those folds instead, in the same pool.
     """
     y_arr = np.asarray(y)
-    own_groups = own_groups or {}
-    splits = cv_splits(y_arr, folds, seed, groups)
-    own_splits = {name: cv_splits(y_arr, folds, seed, g) for name, g in own_groups.items()}
+    own_splits = own_splits or {}
+    splits = cv_splits(y_arr, folds, seed, groups) if splits is None else splits
     jobs = (
         delayed(_fit_fold)(family, estimator, X, y_arr, i, train, test)
         for family, estimator in estimators.items()

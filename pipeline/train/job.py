@@ -255,12 +255,47 @@ def cv_groups(cfg: Config, dataset: Dataset) -> tuple[np.ndarray | None, int]:
     With ``data.group`` (an account at several observation months) its values are the
     groups: no account sits in both a training fold and a test fold.
     """
-    groups, repeated = duplicate_groups(dataset.X)
+    duplicates, repeated = duplicate_groups(dataset.X)
+    return _chosen_groups(cfg, dataset, duplicates, repeated), repeated
+
+
+def _chosen_groups(
+    cfg: Config, dataset: Dataset, duplicates: np.ndarray, repeated: int
+) -> np.ndarray | None:
     if dataset.groups is not None:
-        return pd.factorize(dataset.groups)[0], repeated
+        return pd.factorize(dataset.groups)[0]
     setting = cfg.cv.group_duplicates
-    grouped = setting is True or (setting == "auto" and repeated >= 0.05 * len(groups))
-    return (groups if grouped and repeated else None), repeated
+    grouped = setting is True or (setting == "auto" and repeated >= 0.05 * len(duplicates))
+    return duplicates if grouped and repeated else None
+
+
+@dataclass
+class FoldPlan:
+    """A run's outer folds, made once before any run starts (a table that cannot be split
+    fails there), and, when repeated rows are worth a second look, the other scheme's."""
+
+    groups: np.ndarray | None  # None: plain stratified folds
+    repeated: int  # rows whose inputs repeat another row's
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    other: list[tuple[np.ndarray, np.ndarray]] | None  # the other fold scheme, or None
+
+
+def fold_plan(cfg: Config, dataset: Dataset) -> FoldPlan:
+    """The folds of :func:`cv_groups` and, from the same hashing of the rows, the other
+    scheme's folds: worth it when at least 1 % of the rows repeat another's inputs and the
+    folds follow those inputs (not ``data.group``), and the other scheme can split the table.
+    """
+    y = dataset.y.to_numpy()
+    duplicates, repeated = duplicate_groups(dataset.X)
+    groups = _chosen_groups(cfg, dataset, duplicates, repeated)
+    splits = cv_splits(y, cfg.cv.folds, cfg.seed, groups)
+    other = None
+    if repeated >= 0.01 * len(y) and dataset.groups is None:
+        try:
+            other = cv_splits(y, cfg.cv.folds, cfg.seed, None if groups is not None else duplicates)
+        except CVError:  # the other scheme cannot split this table: nothing to compare
+            other = None
+    return FoldPlan(groups, repeated, splits, other)
 
 
 def compare_families(
@@ -268,15 +303,13 @@ def compare_families(
     dataset: Dataset,
     cache: str,
     reporter: Reporter,
-    groups: np.ndarray | None = None,
-    repeated: int = 0,
+    plan: FoldPlan,
 ) -> tuple[dict[str, CVResult], float, dict[str, str]]:
     """Cross-validate every configured family and the plain reference on the same folds.
 
     Returns the results, the seconds, and the families that failed (family -> what failed).
-    When ``repeated`` rows are worth a second look (:func:`other_fold_groups`), the results
-    also hold the reference on the other fold scheme, as :data:`OTHER_FOLDS`, fitted in the
-    same worker pool so no core idles.
+    When the plan holds the other fold scheme (:func:`fold_plan`), the results also hold the
+    reference on it, as :data:`OTHER_FOLDS`, fitted in the same worker pool so no core idles.
     """
     columns = Columns(dataset.numeric, dataset.categorical)
     families = list(cfg.models.families)
@@ -286,11 +319,10 @@ def compare_families(
     rows = training_rows(len(dataset.y), cfg.cv.folds)
     estimators = {f: build_estimator(cfg, columns, f, weight, cache, rows) for f in families}
     estimators[REFERENCE] = reference_pipeline(columns, cfg.seed)
-    own_groups = {}
-    compare, other = other_fold_groups(cfg, dataset, groups, repeated)
-    if compare:
+    own_splits = {}
+    if plan.other is not None:
         estimators[OTHER_FOLDS] = reference_pipeline(columns, cfg.seed)
-        own_groups[OTHER_FOLDS] = other
+        own_splits[OTHER_FOLDS] = plan.other
     reporter.stage(
         f"Cross-validating {len(families)} model families and the plain reference, "
         f"{cfg.cv.folds} folds"
@@ -298,7 +330,7 @@ def compare_families(
             f" (each {cfg.data.group} in one fold)"
             if dataset.groups is not None
             else " (repeated rows kept together)"
-            if groups is not None
+            if plan.groups is not None
             else ""
         )
     )
@@ -313,9 +345,9 @@ def compare_families(
         cfg.seed,
         cfg.cv.n_jobs,
         on_fold=reporter.fold_done,
-        groups=groups,
         failed=failed,
-        own_groups=own_groups,
+        splits=plan.splits,
+        own_splits=own_splits,
     )
     failed.pop(OTHER_FOLDS, None)  # only a check: its failure costs the check, not the run
     return results, time.perf_counter() - started, failed
@@ -453,24 +485,6 @@ def _check_against_reference(comparison: pd.DataFrame, families: list[str], warn
 OTHER_FOLDS = "reference (other folds)"
 
 
-def other_fold_groups(
-    cfg: Config, dataset: Dataset, groups: np.ndarray | None, repeated: int
-) -> tuple[bool, np.ndarray | None]:
-    """Whether to compare fold schemes, and the other scheme's groups (``None``: plain).
-
-    Worth it when at least 1 % of the rows repeat another's inputs and the folds follow those
-    inputs (not ``data.group``), and the other scheme can split the table at all.
-    """
-    if repeated < 0.01 * len(dataset.y) or dataset.groups is not None:
-        return False, None
-    other = None if groups is not None else duplicate_groups(dataset.X)[0]
-    try:
-        cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, other)
-    except CVError:  # the other scheme cannot split this table: nothing to compare
-        return False, None
-    return True, other
-
-
 def _check_repeated_rows(
     cfg: Config,
     dataset: Dataset,
@@ -546,8 +560,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             f"protected attributes are model inputs (data.allow_protected_inputs): "
             f"{', '.join(cfg.data.protected)}; they are never given as reason codes"
         )
-    groups, repeated = cv_groups(cfg, dataset)
-    cv_splits(dataset.y.to_numpy(), cfg.cv.folds, cfg.seed, groups)  # fails before any run
+    plan = fold_plan(cfg, dataset)  # a table the folds cannot split fails before any run
 
     reporter.stage("Connecting to MLflow")
     uri = tracking.connect(cfg.tracking)
@@ -573,9 +586,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
     ):
         out_dir = cfg.output_dir / run_id
-        results, cv_seconds, failed = compare_families(
-            cfg, dataset, cache, reporter, groups, repeated
-        )
+        results, cv_seconds, failed = compare_families(cfg, dataset, cache, reporter, plan)
         alternative = results.pop(OTHER_FOLDS, None)
         for family, what in failed.items():
             warn(f"'{family}' failed to fit ({what}) and was left out of the comparison")
@@ -594,13 +605,13 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
         _check_against_reference(comparison, families, warn)
         _check_repeated_rows(
-            cfg, dataset, groups is not None, repeated, comparison, alternative, warn
+            cfg, dataset, plan.groups is not None, plan.repeated, comparison, alternative, warn
         )
         parent_metrics = {
             "champion_cv_roc_auc": champion_auc,
             "cv_seconds": cv_seconds,
             "bad_rate": dataset.bad_rate,
-            "repeated_rows": repeated,
+            "repeated_rows": plan.repeated,
         }
         if REFERENCE in comparison.index:
             parent_metrics["champion_cv_roc_auc_lift_vs_reference"] = float(
@@ -691,7 +702,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             tracking.log_parent(
                 _flat_config(cfg),
                 parent_metrics,
-                {"champion": champion, **tags_after, "grouped_cv": str(groups is not None)},
+                {"champion": champion, **tags_after, "grouped_cv": str(plan.groups is not None)},
                 [out_dir / "comparison.csv", *plots, *champion_files],
             )
         reporter.stage("Registering the champion in the model registry")
