@@ -13,6 +13,7 @@ Rows are generated in fixed-size chunks from per-chunk seeds, so a book is a pur
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +107,23 @@ class _Chain:
         return STATES[(cdf < draw).sum(axis=1).clip(max=len(STATES) - 1)]
 
 
-def _chunk(rows: int, first_id: int, rng: np.random.Generator, chain: _Chain) -> pd.DataFrame:
-    """Generate one chunk of ``rows`` accounts with ids starting at ``first_id``."""
+@dataclass
+class Accounts:
+    """Accounts as the simulator draws them, before their months: one array per attribute."""
+
+    risk: np.ndarray  # latent risk, standard normal
+    limit: np.ndarray
+    age: np.ndarray
+    sex: np.ndarray
+    education: np.ndarray
+    marriage: np.ndarray
+    utilisation: np.ndarray  # the share of the line the account gravitates to
+    status: np.ndarray  # repayment status before the first simulated month
+    bill: np.ndarray  # the statement before the first simulated month
+
+
+def draw_accounts(rows: int, rng: np.random.Generator) -> Accounts:
+    """``rows`` accounts: risk, line, demographics, utilisation and a starting state."""
     risk = rng.standard_normal(rows)
     limit = np.exp(np.log(150_000) + 0.7 * rng.standard_normal(rows) - 0.35 * risk)
     # Starter lines give the real data its long left tail of small limits.
@@ -122,37 +138,69 @@ def _chunk(rows: int, first_id: int, rng: np.random.Generator, chain: _Chain) ->
     marriage = rng.choice([1, 2, 3, 0], rows, p=[0.455, 0.532, 0.011, 0.002])
     # Utilisation the account gravitates to; the risky run their lines hotter.
     utilisation = 1 / (1 + np.exp(-(-0.1 + 0.8 * risk + 1.2 * rng.standard_normal(rows))))
-    factor = np.exp(0.6 * risk + 1.0 * (utilisation - 0.45))
-
-    # Oldest month first; burn-in months let the chain and balances forget their start.
     status = rng.choice(STATES[:5], rows, p=[0.16, 0.19, 0.54, 0.03, 0.08])
     bill = limit * utilisation * rng.lognormal(-0.5, 0.4, rows)
+    return Accounts(risk, limit, age, sex, education, marriage, utilisation, status, bill)
+
+
+def base_factor(accounts: Accounts) -> np.ndarray:
+    """How much more often than the base chain each account moves to a worse state."""
+    return np.exp(0.6 * accounts.risk + 1.0 * (accounts.utilisation - 0.45))
+
+
+def next_month(
+    status: np.ndarray,
+    bill: np.ndarray,
+    limit: np.ndarray,
+    utilisation: np.ndarray,
+    factor: np.ndarray,
+    rng: np.random.Generator,
+    chain: _Chain,
+    spend_scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One month of every account: its new repayment status, statement and payment.
+
+    The status rolls on the chain (worse moves scaled by ``factor``); the payment follows
+    from it and last month's statement; interest and fees accrue on late balances, and a
+    few accounts carry a credit balance after a refund or overpayment.
+    """
+    new_status = chain.step(status, factor, rng)
+    payment = _payment(new_status, bill, rng)
+    spend = limit * utilisation * rng.lognormal(-1.8, 0.8, len(status)) * spend_scale
+    bill = np.where(new_status > 0, bill * 1.02 + 0.01 * limit, bill - payment + spend)
+    bill = np.where(new_status == -2, 0.0, bill)  # -2: the card was not used
+    bill = np.where(new_status == -1, np.minimum(bill, spend), bill)
+    bill = np.minimum(bill, limit * 1.1)
+    bill = np.where(rng.random(len(status)) < 0.015, -rng.exponential(2_000, len(status)), bill)
+    return new_status, bill, payment
+
+
+def _chunk(rows: int, first_id: int, rng: np.random.Generator, chain: _Chain) -> pd.DataFrame:
+    """One chunk of ``rows`` accounts with ids starting at ``first_id``: the wide view of the
+    accounts' months (:func:`next_month`, the panel simulator's months too), the latest six
+    as history and the default next month drawn from them."""
+    acc = draw_accounts(rows, rng)
+    factor = base_factor(acc)
+    # Oldest month first; burn-in months let the chain and balances forget their start.
+    status, bill = acc.status, acc.bill
     statuses, bills, payments = [], [], []
     for _ in range(BURN_IN + MONTHS):
-        new_status = chain.step(status, factor, rng)
-        payment = _payment(new_status, bill, rng)
-        spend = limit * utilisation * rng.lognormal(-1.8, 0.8, rows)
-        # Interest and fees accrue on late balances; -2 means the card was not used.
-        bill = np.where(new_status > 0, bill * 1.02 + 0.01 * limit, bill - payment + spend)
-        bill = np.where(new_status == -2, 0.0, bill)
-        bill = np.where(new_status == -1, np.minimum(bill, spend), bill)
-        bill = np.minimum(bill, limit * 1.1)
-        # A few accounts carry a credit balance after a refund or overpayment.
-        bill = np.where(rng.random(rows) < 0.015, -rng.exponential(2_000, rows), bill)
-        statuses.append(new_status)
+        status, bill, payment = next_month(
+            status, bill, acc.limit, acc.utilisation, factor, rng, chain
+        )
+        statuses.append(status)
         bills.append(np.round(bill))
         payments.append(np.round(payment))
-        status = new_status
     statuses, bills, payments = statuses[BURN_IN:], bills[BURN_IN:], payments[BURN_IN:]
-    target = _default_next_month(statuses, bills, payments, limit, risk, rng)
+    target = _default_next_month(statuses, bills, payments, acc.limit, acc.risk, rng)
 
     frame = {
         "ID": np.arange(first_id, first_id + rows, dtype=np.int64),
-        "LIMIT_BAL": limit,
-        "SEX": sex,
-        "EDUCATION": education,
-        "MARRIAGE": marriage,
-        "AGE": age.astype(np.int64),
+        "LIMIT_BAL": acc.limit,
+        "SEX": acc.sex,
+        "EDUCATION": acc.education,
+        "MARRIAGE": acc.marriage,
+        "AGE": acc.age.astype(np.int64),
     }
     # Lists were built oldest -> newest; the schema wants newest first.
     frame |= dict(zip(STATUS_COLS, [s.astype(np.int64) for s in statuses[::-1]], strict=True))

@@ -1,12 +1,15 @@
 """A simulated monthly performance panel: one row per account and month (`make-book --panel`).
 
-Accounts open in monthly cohorts, age, and each month roll through the repayment states of the
-wide simulator's chain (:class:`delinq.pipeline.book.simulate._Chain`: the same transition
-rows and payment rules), cure, charge off at six months late (180 days) or close. Risk moves
+The wide book and the panel come from one generator: the same accounts
+(:func:`~delinq.pipeline.book.simulate.draw_accounts`) and the same month
+(:func:`~delinq.pipeline.book.simulate.next_month`: the roll-rate chain, payments, statements).
+The wide book views six months of accounts that are all on the book; the panel adds what time
+brings: accounts open in monthly cohorts, age, cure, charge off at six months late (180 days)
+or close. Risk moves
 with the season (a year-end peak) and, with ``shock_month``, a macro shock: from that month a
 third of the accounts, chosen by nothing the panel records (a hidden sector exposure), run
 two and a half times riskier, spending grows by a fifth and the lender cuts every limit by a
-quarter. Out-of-time checks then have something to find: a lower AUC, and shifted limits.
+third. Out-of-time checks then have something to find: a lower AUC, and shifted limits.
 
 Status is in months late (-2 no use, -1 paid in full, 0 revolving, k months late), the panel
 config's ``status_unit: months``. A panel is a pure function of its arguments, generated
@@ -21,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delinq.pipeline.book.simulate import _Chain, _payment, write_frames
+from delinq.pipeline.book.simulate import (
+    _Chain,
+    base_factor,
+    draw_accounts,
+    next_month,
+    write_frames,
+)
 from delinq.pipeline.config import PanelConfig
 
 BLOCK_ACCOUNTS = 32_768
@@ -29,6 +38,7 @@ BURN_IN = 6  # months simulated before the panel starts
 CHARGE_OFF = 6  # months late: charged off, the account leaves the panel
 CLOSE_RATE = 0.006  # accounts closing each month, current ones only
 SEASON = 0.15  # risk swing over the year, highest in December
+LIMIT_CUT = 1 / 3  # the shock's cut of every credit line
 PANEL_COLUMNS = ["account_id", "month", "status", "balance", "payment", "limit", "origination"]
 
 
@@ -56,43 +66,37 @@ def _block(
     chain: _Chain,
 ) -> pd.DataFrame:
     n, m = accounts, len(months)
-    risk = rng.standard_normal(n)
-    limit = np.exp(np.log(120_000) + 0.7 * rng.standard_normal(n) - 0.35 * risk)
-    limit = (np.clip(limit, 10_000, 1_000_000) / 10_000).round() * 10_000
-    utilisation = 1 / (1 + np.exp(-(-0.1 + 0.8 * risk + 1.2 * rng.standard_normal(n))))
+    # The wide book's accounts and months (simulate.draw_accounts, next_month): one generator.
+    acc = draw_accounts(n, rng)
+    limit, utilisation = acc.limit, acc.utilisation
     # Half the accounts are on the book when the panel starts (opened up to 3 years before);
     # the rest open month by month through it.
     opened = np.where(rng.random(n) < 0.5, -rng.integers(1, 37, n), rng.integers(0, m, n))
     hidden = rng.random(n) < 1 / 3  # the shock's exposure: nothing in the panel shows it
-    status = np.zeros(n, dtype=np.int64)
-    bill = limit * utilisation * rng.lognormal(-0.5, 0.4, n)
+    status, bill = acc.status, acc.bill
     alive = np.ones(n, dtype=bool)
     # Origination months as text, looked up by offset: one Period per month, not per row.
     first_open = int(opened.min())
     opened_label = np.array([str(months[0] + k) for k in range(first_open, m)], dtype=object)
     rows = []
-    # Six months before the panel are enough for the chain to forget its all-current start.
+    # Six months before the panel are enough for the chain to forget its start.
     for t in range(max(int(opened.min()), -BURN_IN), m):
         active = alive & (opened <= t)
         if not active.any():
             continue
         season = 1 + SEASON * np.cos(2 * np.pi * ((months[0].month - 1 + t) % 12 - 11) / 12)
-        factor = np.exp(0.6 * risk + 1.0 * (utilisation - 0.45)) * season
+        factor = base_factor(acc) * season
         # The less linear part: running hot while already late compounds the risk.
         factor *= np.where((utilisation > 0.8) & (status > 0), 1.8, 1.0)
         if shock is not None and t >= shock:
             factor *= np.where(hidden, 2.5, 1.0)
-        if shock is not None and t == shock:  # the lender cuts every line by a quarter
-            limit = np.maximum((limit * 0.75 / 10_000).round() * 10_000, 10_000)
-        new_status = chain.step(status, factor, rng)
+        if shock is not None and t == shock:  # the lender cuts every line
+            limit = np.maximum((limit * (1 - LIMIT_CUT) / 10_000).round() * 10_000, 10_000)
+        spend_scale = 1.2 if shock is not None and t >= shock else 1.0
+        new_status, bill, payment = next_month(
+            status, bill, limit, utilisation, factor, rng, chain, spend_scale
+        )
         new_status = np.where(opened == t, 0, new_status)  # a new account starts current
-        payment = _payment(new_status, bill, rng)
-        spend = limit * utilisation * rng.lognormal(-1.8, 0.8, n)
-        if shock is not None and t >= shock:
-            spend *= 1.2
-        bill = np.where(new_status > 0, bill * 1.02 + 0.01 * limit, bill - payment + spend)
-        bill = np.where(new_status == -2, 0.0, bill)
-        bill = np.minimum(np.maximum(bill, 0.0), limit * 1.1)
         status = np.where(active, new_status, status)
         if t >= 0:
             idx = np.flatnonzero(active)
