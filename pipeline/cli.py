@@ -1207,7 +1207,7 @@ def snapshots(
     evidence (<out>_vintage/, shown in the report of a run trained on the table) and a training
     config beside it (CV grouped by account): train with `delinq train --config <out>.yaml`.
     """
-    from delinq.pipeline.portfolio.job import snapshots_with_views
+    from delinq.pipeline.portfolio.vintage import snapshots_with_views
 
     cfg = load_config(_config_path(config))
     if engine not in ("local", "spark"):

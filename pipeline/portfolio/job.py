@@ -6,10 +6,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from delinq.pipeline.book.io import Dataset
-from delinq.pipeline.book.panel import ROWS_PER_PART, write_snapshots
 from delinq.pipeline.config import Config, ConfigError
 from delinq.pipeline.portfolio import plots
 from delinq.pipeline.portfolio.analytics import (
@@ -21,7 +19,6 @@ from delinq.pipeline.portfolio.analytics import (
 )
 from delinq.pipeline.portfolio.delinquent_types import delinquent_types, type_outcomes
 from delinq.pipeline.portfolio.policy import segment_accounts
-from delinq.pipeline.portfolio.vintage import panel_counts, write_panel_views
 
 
 def analyze_portfolio(
@@ -76,20 +73,6 @@ def vintage_folder(snapshots: Path) -> Path:
     (found there again by training on them)."""
     snapshots = Path(snapshots)
     return snapshots.with_name(f"{snapshots.stem}_vintage")
-
-
-def snapshots_with_views(
-    cfg: Config, panel: Path, out: Path, rows_per_part: int = ROWS_PER_PART
-) -> tuple[pd.DataFrame, list[Path]]:
-    """:func:`~delinq.pipeline.book.panel.write_snapshots`, and from the same read of the
-    panel its vintage curves and bad-definition evidence in :func:`vintage_folder`. The
-    training config stays the last file."""
-    unit, parts = cfg.panel.status_unit, []
-    report, files = write_snapshots(
-        cfg, panel, out, lambda part: parts.append(panel_counts(part, unit)), rows_per_part
-    )
-    files[-1:-1] = write_panel_views(sum(parts[1:], parts[0]), unit, vintage_folder(out))
-    return report, files
 
 
 VINTAGE_FILES = ("vintage.png", "vintage.csv", "cure_rates.csv", "bad_definition.txt")

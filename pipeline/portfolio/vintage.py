@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from delinq.pipeline.book.panel import (
+    ROWS_PER_PART,
     Panel,
     cure_counts,
     cure_shares,
@@ -25,8 +26,11 @@ from delinq.pipeline.book.panel import (
     roll_shares,
     vintage_counts,
     vintage_shares,
+    write_snapshots,
 )
+from delinq.pipeline.config import Config
 from delinq.pipeline.plotting import grid, save
+from delinq.pipeline.portfolio.job import vintage_folder
 
 # Days past due of the usual vintage levels, and the same in months late.
 LEVELS = {"days": (30, 60, 90), "months": (1, 2, 3)}
@@ -118,3 +122,17 @@ def write_bad_definition(counts: PanelCounts, out: Path) -> tuple[str, list[Path
 def write_panel_views(counts: PanelCounts, unit: str, out: Path) -> list[Path]:
     """The vintage curves and the bad-definition evidence of a panel's counts, into ``out``."""
     return [*write_vintage(counts, unit, out), *write_bad_definition(counts, out)[1]]
+
+
+def snapshots_with_views(
+    cfg: Config, panel: Path, out: Path, rows_per_part: int = ROWS_PER_PART
+) -> tuple[pd.DataFrame, list[Path]]:
+    """:func:`~delinq.pipeline.book.panel.write_snapshots`, and from the same read of the
+    panel its vintage curves and bad-definition evidence in :func:`vintage_folder`. The
+    training config stays the last file."""
+    unit, parts = cfg.panel.status_unit, []
+    report, files = write_snapshots(
+        cfg, panel, out, lambda part: parts.append(panel_counts(part, unit)), rows_per_part
+    )
+    files[-1:-1] = write_panel_views(reduce(add, parts), unit, vintage_folder(out))
+    return report, files

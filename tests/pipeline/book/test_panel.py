@@ -165,7 +165,7 @@ def _simulated(tmp_path, accounts: int = 1_500):
 
 def test_a_long_panel_read_in_groups_of_accounts_gives_the_same_snapshots_and_views(tmp_path):
     from delinq.pipeline.book.panel import panel_parts
-    from delinq.pipeline.portfolio.job import snapshots_with_views
+    from delinq.pipeline.portfolio.vintage import snapshots_with_views
 
     cfg = _simulated(tmp_path)
     frame = pd.read_parquet(tmp_path / "panel.parquet")

@@ -11,7 +11,7 @@ import pytest
 from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.book.simulate_panel import CHARGE_OFF, simulate_panel, write_panel
 from delinq.pipeline.config import load_config, with_overrides
-from delinq.pipeline.portfolio.job import snapshots_with_views
+from delinq.pipeline.portfolio.vintage import snapshots_with_views
 from delinq.pipeline.report import build_report
 from delinq.pipeline.train.job import train
 from tests.conftest import REPO
