@@ -89,12 +89,20 @@ def _columns(cfg: PanelConfig) -> dict[str, str]:
     return roles | {f"static {c}": c for c in cfg.static}
 
 
+def _names(cfg: PanelConfig) -> list[str]:
+    """Every column the panel config names, each once, in role order."""
+    return list(dict.fromkeys(_columns(cfg).values()))
+
+
+def _month_columns(cfg: PanelConfig) -> list[str]:
+    """The columns that hold months (read as dictionaries: a month repeats over many rows)."""
+    return [c for c in (cfg.month, cfg.origination) if c]
+
+
 def read_panel(path: Path, cfg: PanelConfig, sep: str | None = None) -> Panel:
     """Read and check a panel. Errors name the file, column, row positions and months, never
     an account or any other value from a row."""
-    columns = list(dict.fromkeys(_columns(cfg).values()))
-    months = [c for c in (cfg.month, cfg.origination) if c]
-    return _panel(read_columns(path, sep, columns, months), cfg, str(path))
+    return _panel(read_columns(path, sep, _names(cfg), _month_columns(cfg)), cfg, str(path))
 
 
 def panel_parts(
@@ -114,9 +122,8 @@ def panel_parts(
     :func:`read_panel` still holds, and its errors name rows by their place in the whole
     input. A CSV panel is read whole before it is split (its reader is not columnar).
     """
-    names = list(dict.fromkeys(_columns(cfg).values()))
-    months = [c for c in (cfg.month, cfg.origination) if c]
-    column = read_columns(path, sep, names, months)
+    months = _month_columns(cfg)
+    column = read_columns(path, sep, _names(cfg), months)
     parts = -(-column.num_rows // rows_per_part)
     if parts <= 1:
         yield _panel(column, cfg, str(path))
@@ -135,7 +142,7 @@ def _split_by_account(
 ) -> tuple[tuple[int, int], list[Path]]:
     """Write the panel's rows into ``parts`` Parquet files by account group, each row with its
     position in the input; return the panel's first and last month and the files written."""
-    names = list(dict.fromkeys(_columns(cfg).values()))
+    names = _names(cfg)
     schemas = (
         [column.table.schema] if column.table is not None else map(pq.read_schema, column.files)
     )
@@ -144,15 +151,15 @@ def _split_by_account(
     ).append(pa.field(ROW, pa.int64()))
     writers: list[pq.ParquetWriter | None] = [None] * parts
     low, high, offset = None, None, 0
-    not_months: list[int] = []  # the count of rows that are not months, then where the first are
+    not_months, first_not_months = 0, []  # counted over the whole panel before it is said
     try:
         for batch in column.batches(names, SPLIT_ROWS):
             positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
             offset += batch.num_rows
             month = _month_numbers(batch[cfg.month], source, cfg.month, check=False)
-            if (month < 0).any():  # counted over the whole panel before it is said
-                not_months[:1] = [(not_months or [0])[0] + int((month < 0).sum())]
-                not_months += positions[month < 0][: 7 - len(not_months)].tolist()
+            if (month < 0).any():
+                not_months += int((month < 0).sum())
+                first_not_months += row_positions(month < 0, positions)
                 month = month[month >= 0]
             if len(month):
                 low = int(month.min()) if low is None else min(low, int(month.min()))
@@ -171,7 +178,7 @@ def _split_by_account(
             if writer is not None:
                 writer.close()
     if not_months:
-        raise _not_months(source, cfg.month, not_months[0], not_months[1:])
+        raise _not_months(source, cfg.month, not_months, first_not_months[:6])
     return (low, high), [folder / f"{g:05d}.parquet" for g in range(parts) if writers[g]]
 
 
@@ -198,8 +205,7 @@ def panel_from_frame(
     for role, column in _columns(cfg).items():
         if column not in frame.columns:
             raise DataError(f"{source}: panel {role} column '{column}' not found (panel:)")
-    columns = list(dict.fromkeys(_columns(cfg).values()))
-    table = pa.Table.from_pandas(frame[columns], preserve_index=False)
+    table = pa.Table.from_pandas(frame[_names(cfg)], preserve_index=False)
     return _panel(Columns(table=table), cfg, source, span)
 
 

@@ -25,7 +25,7 @@ from delinq.pipeline.book.panel import (
     OBSERVED,
     SNAPSHOT_ID,
     TARGET,
-    _columns,
+    _names,
     _word_months,
     exclusion_report,
     iter_snapshots,
@@ -88,7 +88,7 @@ def spark_snapshots(
     from pyspark.sql import functions as F
 
     pcfg = cfg.panel
-    names = list(dict.fromkeys(_columns(pcfg).values()))
+    names = _names(pcfg)
     path = Path(panel_path)
     parquet = path.is_dir() or (path.is_file() and file_kind(path) == "parquet")
     if not parquet:
