@@ -104,7 +104,9 @@ def score_book(
         run.lap("validate_input_s")
 
         staging = new_staging(run)
-        scores_writer = pq.ParquetWriter(staging / SCORES_FILE, scorer.schema, compression="zstd")
+        scores_writer = pq.ParquetWriter(
+            staging / SCORES_FILE, scorer.schema, compression="zstd", **_unique_columns(scorer)
+        )
         rejects_writer = pq.ParquetWriter(
             staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd"
         )
@@ -130,6 +132,20 @@ def score_book(
         run.lap("score_s")
         run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
         return finish_run(run, scorer, staging, rows_read, stats, engine="local")
+
+
+def _unique_columns(scorer: BatchScorer) -> dict:
+    """Writer options for the columns whose values are (nearly) all distinct: id and PD.
+
+    A dictionary of such a column overflows after the first page and is thrown away, and the
+    min/max of random ids prunes nothing: skipping both writes 30 % faster and a quarter
+    smaller (docs/benchmarks.md). Every other column repeats a few labels and keeps both.
+    """
+    names = scorer.schema.names
+    return {
+        "use_dictionary": [n for n in names if n not in ("id", "pd")],
+        "write_statistics": [n for n in names if n != "id"],
+    }
 
 
 def _numbered(opened) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
