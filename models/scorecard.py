@@ -30,6 +30,11 @@ def risk_grade(points: np.ndarray, bands: dict[str, float]) -> np.ndarray:
     ``bands`` maps grade to its minimum score, best grade first (e.g. ``{"A": 660, ...,
     "G": -inf}``); the last grade must catch everything.
     """
+    return np.array(list(bands), dtype=object)[grade_index(points, bands)]
+
+
+def grade_index(points: np.ndarray, bands: dict[str, float]) -> np.ndarray:
+    """Position in ``bands`` of each score's grade (:func:`risk_grade` without the text)."""
     names = list(bands)
     floors = np.array([bands[g] for g in names], dtype=float)
     if np.any(np.diff(floors) >= 0):
@@ -37,5 +42,4 @@ def risk_grade(points: np.ndarray, bands: dict[str, float]) -> np.ndarray:
     if np.isfinite(floors[-1]):
         raise ValueError(f"the last grade ({names[-1]}) must have no minimum (use -.inf)")
     # floors descend: count how many floors are above the score -> index of the grade.
-    index = (np.asarray(points, dtype=float)[:, None] < floors[None, :]).sum(axis=1)
-    return np.array(names, dtype=object)[index]
+    return (np.asarray(points, dtype=float)[:, None] < floors[None, :]).sum(axis=1)

@@ -17,6 +17,7 @@ model's on its first batch (:meth:`LeanModel.agrees`).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -65,18 +66,37 @@ class _Numeric:
     def __len__(self) -> int:
         return len(self.source)
 
-    def column(self, k: int, x: np.ndarray) -> np.ndarray:
-        """Output column ``k`` from its input column ``x`` (the same arithmetic as sklearn)."""
-        j = self.source[k]
-        if self.indicator[k]:
-            value = np.isnan(x).astype(np.float64)
-        else:
-            value = np.clip(x, self.lower[j], self.upper[j])
-            if not np.isnan(self.fill[j]):
-                value[np.isnan(value)] = self.fill[j]
-        value -= self.mean[k]
-        value /= self.scale[k]
-        return value
+
+# One pass over the rows for every numeric model column: per-column NumPy calls (clip, fill,
+# subtract, divide) each walk the batch again. The arithmetic is scikit-learn's, in its order.
+@numba.njit(cache=True, nogil=True)
+def _numeric_columns(
+    numeric, derived, upstream, indicator, lower, upper, fill, mean, scale, out, Z
+):
+    n_derived = derived.shape[1]
+    for i in range(Z.shape[0]):  # row by row: Z is laid out by row
+        for c in range(len(out)):
+            u = upstream[c]
+            x = derived[i, u] if u < n_derived else numeric[i, u - n_derived]
+            if indicator[c]:
+                v = 1.0 if np.isnan(x) else 0.0
+            else:
+                v = x
+                if v < lower[c]:  # np.clip: NaN stays NaN
+                    v = lower[c]
+                if v > upper[c]:
+                    v = upper[c]
+                if np.isnan(v) and not np.isnan(fill[c]):
+                    v = fill[c]
+            Z[i, out[c]] = (v - mean[c]) / scale[c]
+
+
+def _distinct(combo: np.ndarray, n_combos: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(combo, return_inverse=True)``, by counting when the combinations are few."""
+    if n_combos > 4 * len(combo):
+        return np.unique(combo, return_inverse=True)
+    present = np.bincount(combo, minlength=n_combos) > 0  # one pass instead of a sort
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[combo]
 
 
 class _Unknown(Exception):
@@ -177,19 +197,31 @@ class LeanModel:
         Only the columns the feature selection kept are computed.
         """
         n_num = len(self.num_steps) if self.num_steps is not None else 0
-        n_derived = 0 if derived is None else derived.shape[1]
         keep = self.select if self.select is not None else np.arange(n_num + self.n_cat)
         Z = np.empty((len(numeric), len(keep)))
-        encoded = None
-        for out, k in enumerate(keep):
-            if k < n_num:
-                j = self.num_columns[self.num_steps.source[k]]  # upstream: derived, then raw
-                x = derived[:, j] if j < n_derived else numeric[:, j - n_derived]
-                Z[:, out] = self.num_steps.column(k, x)
-            else:
-                if encoded is None:
-                    encoded = self._encode(categorical[self.cat_columns])
-                Z[:, out] = encoded[:, k - n_num]
+        if derived is None:
+            derived = np.empty((len(numeric), 0))
+        kept = np.flatnonzero(keep < n_num)
+        if len(kept):
+            steps, k = self.num_steps, keep[kept]
+            j = steps.source[k]
+            _numeric_columns(
+                numeric,
+                derived,
+                np.asarray(self.num_columns, dtype=np.int64)[j],  # upstream: derived, then raw
+                steps.indicator[k],
+                steps.lower[j],
+                steps.upper[j],
+                steps.fill[j],
+                steps.mean[k],
+                steps.scale[k],
+                kept,
+                Z,
+            )
+        if len(kept) < len(keep):
+            encoded = self._encode(categorical[self.cat_columns])
+            for out in np.flatnonzero(keep >= n_num):
+                Z[:, out] = encoded[:, keep[out] - n_num]
         return Z
 
     def _encode(self, frame: pd.DataFrame) -> np.ndarray:
@@ -200,7 +232,7 @@ class LeanModel:
         combo = np.zeros(len(frame), dtype=np.int64)
         for c, levels in codes:
             combo = combo * len(levels) + c
-        distinct, inverse = np.unique(combo, return_inverse=True)
+        distinct, inverse = _distinct(combo, int(np.prod([len(levels) for _, levels in codes])))
         uniques = {}
         for col, (_, levels) in zip(reversed(frame.columns), reversed(codes), strict=True):
             uniques[col] = np.asarray(levels, dtype=object)[distinct % len(levels)]
