@@ -8,6 +8,7 @@ covered, and a rule that can never apply (shadowed by earlier ones) is an error.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from delinq.features.history import BUCKETS, derive_history
-from delinq.models.scorecard import risk_grade, score_points
+from delinq.models.scorecard import grade_index, score_points
 from delinq.pipeline.config import Config, ConfigError, HistoryConfig, SegmentConfig
 
 # Late accounts take the first of wilful / chronic / hardship that fits; current ones the first
@@ -57,6 +58,14 @@ def segment_accounts(
     Without ``pd_`` (portfolio analytics before any model) the high-PD condition of
     ``wilful`` is left out. ``feats`` are the derived history features, if already computed.
     """
+    codes = _segment_codes(frame, history, cfg, pd_, feats)
+    return pd.Series(
+        np.array(SEGMENTS, dtype=object)[codes], index=frame.index, name="segment", dtype=object
+    )
+
+
+def _segment_codes(frame, history, cfg, pd_, feats) -> np.ndarray:
+    """Position in SEGMENTS of each account's segment (:func:`segment_accounts`)."""
     feats = derive_history(frame, history) if feats is None else feats
     late = feats["dpd_bucket"].to_numpy() >= 1
     spell = feats["consecutive_delinquent"].to_numpy()
@@ -84,18 +93,15 @@ def segment_accounts(
         & (util < cfg.high_utilisation)
     )
     hardship = late & (months_late <= 2) & (months_late == spell)  # one short spell, clean before
-    segment = np.select(
-        [
-            wilful,
-            late & ~hardship,
-            late,
-            active < cfg.new_customer_months,
-            limit >= cfg.large_exposure,
-        ],
-        ["wilful", "chronic", "hardship", "new_customer", "large_exposure"],
-        default="performing",
-    )
-    return pd.Series(segment.astype(object), index=frame.index, name="segment", dtype=object)
+    # In the order of SEGMENTS: the first condition that holds names the segment.
+    conditions = [
+        wilful,
+        late & ~hardship,
+        late,
+        active < cfg.new_customer_months,
+        limit >= cfg.large_exposure,
+    ]
+    return np.select(conditions, range(len(conditions)), default=len(conditions))
 
 
 class _Rule(BaseModel):
@@ -135,7 +141,7 @@ class Policy:
         # Table row of each combination, by the mixed-radix number of its level codes.
         self._rows = np.empty(len(table), dtype=np.int64)
         self._rows[self._position(table.index.codes)] = np.arange(len(table))
-        self._action = table["action"].to_numpy(dtype=object)
+        self._action = pd.Index(ACTIONS).get_indexer(table["action"])  # position in ACTIONS
         self._priority = table["priority"].to_numpy(dtype=np.int64)
         self._rule = table["rule"].to_numpy(dtype=np.int64)
         self._review = table["review"].to_numpy(dtype=bool)
@@ -154,15 +160,24 @@ class Policy:
     def decide(self, segment, grade, bucket) -> pd.DataFrame:
         """Action, priority, deciding rule number and whether a person must review the action,
         for each account."""
+        values = (segment, grade, bucket)
+        coded = [pd.factorize(np.asarray(v, dtype=object), use_na_sentinel=False) for v in values]
+        return self.decide_coded(*coded)
+
+    def decide_coded(self, *dims: tuple[np.ndarray, Sequence[str]]) -> pd.DataFrame:
+        """:meth:`decide` for segment, grade and bucket given as (codes, names): each account's
+        value is ``names[code]``. Looks up a few names instead of every account's text; the
+        action comes back as a categorical over ACTIONS."""
         codes = []
-        for level, values in zip(self.table.index.levels, (segment, grade, bucket), strict=True):
-            codes.append(level.get_indexer(pd.Index(values, dtype=object)))
-            if (codes[-1] < 0).any():
-                raise ValueError(f"no policy row for {np.asarray(values)[codes[-1] < 0][0]!r}")
+        for level, (code, names) in zip(self.table.index.levels, dims, strict=True):
+            where = level.get_indexer(pd.Index(list(names), dtype=object))[code]
+            if (where < 0).any():
+                raise ValueError(f"no policy row for {names[code[where < 0][0]]!r}")
+            codes.append(where)
         rows = self._rows[self._position(codes)]
         return pd.DataFrame(
             {
-                "action": pd.Series(self._action[rows], dtype=object),
+                "action": pd.Categorical.from_codes(self._action[rows], ACTIONS),
                 "priority": self._priority[rows],
                 "rule": self._rule[rows],
                 "human_review_required": self._review[rows],
@@ -245,22 +260,23 @@ def collection_plan(
     sc = cfg.scorecard
     if points is None:
         points = score_points(pd_, sc.base_score, sc.base_odds, sc.pdo)
-    grades = risk_grade(points, sc.bands)
     history = cfg.data.history
     if history is None:
         raise ConfigError("a collection plan needs data.history (the DPD bucket comes from it)")
     feats = derive_history(frame, history) if feats is None else feats
-    bucket = np.array(BUCKETS, dtype=object)[feats["dpd_bucket"].to_numpy(dtype=np.int64)]
-    segment = segment_accounts(frame, history, cfg.segments, pd_, feats)
-    decided = policy.decide(segment.to_numpy(), grades, bucket)
-    text = {"grade": grades, "dpd_bucket": bucket, "segment": segment.to_numpy()}
+    # Labels as codes into their names: a night has millions of accounts and a dozen labels.
+    labels = {
+        "grade": (grade_index(points, sc.bands), list(sc.bands)),
+        "dpd_bucket": (feats["dpd_bucket"].to_numpy(dtype=np.int64), BUCKETS),
+        "segment": (_segment_codes(frame, history, cfg.segments, pd_, feats), SEGMENTS),
+    }
+    decided = policy.decide_coded(labels["segment"], labels["grade"], labels["dpd_bucket"])
     return pd.DataFrame(
         {
             "pd": np.asarray(pd_, dtype=float),
             "points": points,
-            # Explicitly object: pandas 3 would otherwise convert every label to its str dtype.
-            **{k: pd.Series(v, index=frame.index, dtype=object) for k, v in text.items()},
-            "action": pd.Series(decided["action"].to_numpy(), index=frame.index, dtype=object),
+            **{k: pd.Categorical.from_codes(c, names) for k, (c, names) in labels.items()},
+            "action": decided["action"].array,
             "priority": decided["priority"].to_numpy(),
             "human_review_required": decided["human_review_required"].to_numpy(),
         },

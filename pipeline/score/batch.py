@@ -332,10 +332,10 @@ class BatchScorer:
             "model_version": repeat_text(self.version, n),
             "pd": plan["pd"].to_numpy(),
             "points": plan["points"].to_numpy(),
-            "grade": _strings(plan["grade"].to_numpy()),
-            "dpd_bucket": _strings(plan["dpd_bucket"].to_numpy()),
-            "segment": _strings(plan["segment"].to_numpy()),
-            "action": _strings(plan["action"].to_numpy()),
+            "grade": _strings(plan["grade"].array),
+            "dpd_bucket": _strings(plan["dpd_bucket"].array),
+            "segment": _strings(plan["segment"].array),
+            "action": _strings(plan["action"].array),
             "priority": plan["priority"].to_numpy(dtype=np.int64),
             "human_review_required": plan["human_review_required"].to_numpy(dtype=bool),
         }
@@ -347,7 +347,7 @@ class BatchScorer:
                 codes = self.explainer.reason_codes(values, frame, self.top_k, feats)
                 columns |= {c: pa.array(codes[c].to_numpy(), pa.string()) for c in reason_columns}
             else:  # "actioned": only the rows something happens to
-                rows = np.flatnonzero(plan["action"].to_numpy() != "none")
+                rows = np.flatnonzero((plan["action"] != "none").to_numpy())
                 full = {c: np.full(n, None, dtype=object) for c in reason_columns}
                 if len(rows):
                     # The frame of those rows only: most rows of a night get no action.
@@ -445,9 +445,8 @@ def repeat_text(value: str, n: int) -> pa.Array:
     ).cast(pa.string())
 
 
-def _strings(values: np.ndarray) -> pa.Array:
+def _strings(values: pd.Categorical) -> pa.Array:
     """Text from a small set of labels, converted once per label (not once per row)."""
-    codes, labels = pd.factorize(values)
     return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32)), pa.array(list(labels), pa.string())
+        pa.array(values.codes.astype(np.int32)), pa.array(list(values.categories), pa.string())
     ).cast(pa.string())
