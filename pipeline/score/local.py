@@ -35,7 +35,16 @@ from delinq.pipeline.score.publish import (
     REJECTS_FILE,
     SCORES_FILE,
 )
-from delinq.pipeline.score.run import ScoreResult, check_size, finish_run, new_staging, open_run
+from delinq.pipeline.score.run import (
+    Run,
+    ScoreResult,
+    check_size,
+    finish_run,
+    input_files,
+    new_staging,
+    open_file,
+    open_run,
+)
 
 
 def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
@@ -74,6 +83,13 @@ def _read_ids(files: list[Path], opened, id_col: str) -> tuple[int, list[str]]:
     return rows, sorted(i for i, n in seen.items() if n > 1)
 
 
+def _read_input_ids(input_path: Path, id_col: str, cfg: Config) -> tuple[int, list[str]]:
+    """:func:`_read_ids` of the input's ``id_col``, opening the files for that column alone."""
+    files = input_files(input_path)
+    opened = [open_file(f, [id_col], set(), cfg.scoring.batch_rows, cfg.data.sep) for f in files]
+    return _read_ids(files, opened, id_col)
+
+
 @contextmanager
 def _timed(spent: Counter, stage: str):
     started = time.perf_counter()
@@ -96,42 +112,55 @@ def score_book(
     ``reasons`` (default ``cfg.explain.reasons_in_scores``) adds the top-k reason codes; the
     columns exist either way (null when off), so the output schema never changes.
     """
-    with open_run(input_path, output, as_of, model_uri, cfg, reasons, force) as run:
-        scorer = run.scorer
-        rows_read, duplicated = _read_ids(run.files, run.opened, scorer.id)
-        check_size(run, rows_read)
-        scorer.set_duplicated(duplicated)
-        run.lap("validate_input_s")
+    with ThreadPoolExecutor(1) as early:
+        # The id pass reads the id column only, so it starts on the configured id's name while
+        # the model loads (mostly imports, holding one core); a model with another id column
+        # reads its own after loading. Errors surface only after the files were checked.
+        ids_early = (
+            early.submit(_read_input_ids, input_path, cfg.data.id, cfg) if cfg.data.id else None
+        )
+        with open_run(input_path, output, as_of, model_uri, cfg, reasons, force) as run:
+            if ids_early is not None and run.scorer.id == cfg.data.id:
+                rows_read, duplicated = ids_early.result()
+            else:  # the model's id column is not the configured one: read it now
+                rows_read, duplicated = _read_ids(run.files, run.opened, run.scorer.id)
+            return _score(run, rows_read, duplicated, on_batch)
 
-        staging = new_staging(run)
-        scores_writer = pq.ParquetWriter(
-            staging / SCORES_FILE, scorer.schema, compression="zstd", **_unique_columns(scorer)
-        )
-        rejects_writer = pq.ParquetWriter(
-            staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd"
-        )
-        stats = BatchStats.empty(scorer.reference)
-        spent: Counter = Counter()  # seconds per stage of the batch loop
-        try:
-            for batch, (scores, rejects, counts) in _in_threads(scorer, _numbered(run.opened)):
-                with _timed(spent, "write"):
-                    if scores.num_rows:
-                        scores_writer.write_table(scores)
-                    if rejects.num_rows:
-                        rejects_writer.write_table(rejects)
-                stats.add(counts)
-                if on_batch is not None:
-                    on_batch(batch.num_rows)
-            scores_writer.close()
-            rejects_writer.close()
-        except BaseException:
-            scores_writer.close()
-            rejects_writer.close()
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        run.lap("score_s")
-        run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
-        return finish_run(run, scorer, staging, rows_read, stats, engine="local")
+
+def _score(run: Run, rows_read: int, duplicated: list[str], on_batch) -> ScoreResult:
+    """Stream the checked book's batches through the scorer into staging, then publish."""
+    scorer = run.scorer
+    check_size(run, rows_read)
+    scorer.set_duplicated(duplicated)
+    run.lap("validate_input_s")
+
+    staging = new_staging(run)
+    scores_writer = pq.ParquetWriter(
+        staging / SCORES_FILE, scorer.schema, compression="zstd", **_unique_columns(scorer)
+    )
+    rejects_writer = pq.ParquetWriter(staging / REJECTS_FILE, REJECTS_SCHEMA, compression="zstd")
+    stats = BatchStats.empty(scorer.reference)
+    spent: Counter = Counter()  # seconds per stage of the batch loop
+    try:
+        for batch, (scores, rejects, counts) in _in_threads(scorer, _numbered(run.opened)):
+            with _timed(spent, "write"):
+                if scores.num_rows:
+                    scores_writer.write_table(scores)
+                if rejects.num_rows:
+                    rejects_writer.write_table(rejects)
+            stats.add(counts)
+            if on_batch is not None:
+                on_batch(batch.num_rows)
+        scores_writer.close()
+        rejects_writer.close()
+    except BaseException:
+        scores_writer.close()
+        rejects_writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    run.lap("score_s")
+    run.timings |= {f"{stage}_s": seconds for stage, seconds in spent.items()}
+    return finish_run(run, scorer, staging, rows_read, stats, engine="local")
 
 
 def _unique_columns(scorer: BatchScorer) -> dict:

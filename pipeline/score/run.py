@@ -77,7 +77,7 @@ class ScoreResult:
         return self.manifest["drift"]["status"] == "alert"
 
 
-def _input_files(path: Path) -> list[Path]:
+def input_files(path: Path) -> list[Path]:
     path = Path(path)
     if not path.exists():
         raise ScoringError(f"{path}: input not found")
@@ -100,7 +100,7 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zip")
 _UNSAFE = (pa.types.is_boolean, pa.types.is_temporal, pa.types.is_nested, pa.types.is_binary)
 
 
-def _open(path: Path, needed: list[str], numeric: set[str], batch_rows: int, sep: str | None):
+def open_file(path: Path, needed: list[str], numeric: set[str], batch_rows: int, sep: str | None):
     """Check a file's columns and types; return a function that yields its record batches.
 
     ``sep``: a CSV's delimiter, None to detect it."""
@@ -279,9 +279,9 @@ def _start(input_path, output, as_of, model_uri, cfg, reasons, force, started) -
     run = Run(input_path, output, as_of, model_uri, cfg, scorer, [], [], [], force, started)
     run.lap("resolve_model_s")
     numeric = set(reference.numeric)
-    run.files = _input_files(input_path)
+    run.files = input_files(input_path)
     run.opened = [
-        _open(f, run.needed, numeric, cfg.scoring.batch_rows, cfg.data.sep) for f in run.files
+        open_file(f, run.needed, numeric, cfg.scoring.batch_rows, cfg.data.sep) for f in run.files
     ]
     run.extra_columns = sorted({c for _, extra in run.opened for c in extra})
     return run

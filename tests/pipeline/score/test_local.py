@@ -141,6 +141,17 @@ def test_row_level_faults_go_to_rejects_with_reasons(env, tmp_path):
     assert "7" in set(scores["id"])  # row 6 (id 7), with the unseen category, was scored
 
 
+def test_duplicates_are_found_when_the_config_names_another_id_column(env, tmp_path):
+    # The id pass starts early on the configured id's name; the model's own id column wins.
+    cfg, _, _ = env
+    other = cfg.model_copy(update={"data": cfg.data.model_copy(update={"id": "LIMIT_BAL"})})
+    book = _book(500)
+    book.loc[[7, 9], "ID"] = 123_456
+    res = score_book(_parquet(tmp_path, book), tmp_path / "out", "2026-01-31", URI, other)
+    assert res.manifest["rows"] == {"read": 500, "scored": 498, "rejected": 2}
+    assert res.manifest["rejects_by_reason"] == {"duplicate_id": 2}
+
+
 def test_values_past_the_training_range_are_counted_and_scored_or_rejected(env, tmp_path):
     cfg, _, _ = env
     _, _, _, reference = load_registered(URI)
