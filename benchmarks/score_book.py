@@ -37,7 +37,9 @@ model = mlflow.pyfunc.load_model(sys.argv[1])
 book = pd.read_parquet(sys.argv[2])
 # The signature wants text codes and float numbers: the casts a naive user must add.
 for c in model.metadata.get_input_schema().inputs:
-    book[c.name] = book[c.name].astype(str if c.type.name == "string" else float)
+    kind = getattr(c.type, "name", None)  # MLflow 3: AnyType (no name) takes the column as is
+    if kind is not None:
+        book[c.name] = book[c.name].astype(str if kind == "string" else float)
 p = model.predict(book)
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
