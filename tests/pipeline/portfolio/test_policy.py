@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from delinq.features.history import BUCKETS
 from delinq.pipeline.config import ConfigError, HistoryConfig, SegmentConfig, load_config
 from delinq.pipeline.portfolio.policy import (
     SEGMENTS,
@@ -35,6 +36,23 @@ def test_first_match_wins():
         ["wilful", "chronic", "performing"], ["G", "G", "A"], ["90+", "90+", "current"]
     )
     assert decided["action"].tolist() == ["legal", "outsourced_collection", "none"]
+
+
+def test_coded_labels_decide_as_their_text_does():
+    policy = load_policy(REPO / "configs" / "collection_policy.yaml", GRADES)
+    rng = np.random.default_rng(3)
+    segment, grade = rng.integers(0, len(SEGMENTS), 500), rng.integers(0, len(GRADES), 500)
+    bucket = rng.integers(0, len(BUCKETS), 500)
+    coded = policy.decide_coded((segment, SEGMENTS), (grade, GRADES), (bucket, BUCKETS))
+    text = policy.decide(
+        np.array(SEGMENTS)[segment], np.array(GRADES)[grade], np.array(BUCKETS)[bucket]
+    )
+    pd.testing.assert_frame_equal(coded, text)
+    assert len(set(coded["action"])) > 3  # the draw reaches several rules
+    with pytest.raises(ValueError, match="no policy row for 'Z'"):
+        policy.decide(["wilful"], ["Z"], ["90+"])
+    with pytest.raises(ValueError, match="no policy row for nan"):
+        policy.decide(["wilful"], [None], ["90+"])
 
 
 def test_unknown_names_fail_clearly(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from delinq.models.calibration import OOFCalibratedClassifier
 from delinq.pipeline.book.io import load_training_data
-from delinq.pipeline.score.lean_model import LeanModel
+from delinq.pipeline.score.lean_model import LeanModel, _distinct
 from delinq.pipeline.train.estimator import Columns, build_pipeline
 from tests.conftest import quick_config
 
@@ -75,3 +75,12 @@ def test_disagreement_is_detected(data):
     lean = LeanModel.compile(pipe, ds.numeric, ds.categorical)
     X = _rows(ds)
     assert not lean.agrees(X, _lean_proba(lean, X) + 1e-6)
+
+
+@pytest.mark.parametrize("rows, combos", [(1_000, 7), (65_536, 300), (10, 1_000), (5, 3)])
+def test_distinct_combinations_equal_numpy_unique(rows, combos):
+    combo = np.random.default_rng(rows).integers(0, combos, rows)
+    distinct, inverse = _distinct(combo, combos)
+    expected, expected_inverse = np.unique(combo, return_inverse=True)
+    np.testing.assert_array_equal(distinct, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)
