@@ -17,6 +17,8 @@ model's on its first batch (:meth:`LeanModel.agrees`).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 import pandas as pd
@@ -140,6 +142,24 @@ class LeanModel:
                 raise _Unknown
         if not hasattr(self, "num_steps"):
             raise _Unknown  # no preprocessing step: not a pipeline built by build_pipeline
+        n_num = len(self.num_steps) if self.num_steps is not None else 0
+        self.keep = self.select if self.select is not None else np.arange(n_num + self.n_cat)
+        kept = np.flatnonzero(self.keep < n_num)  # model columns from the numeric steps
+        self.encoded_at = np.flatnonzero(self.keep >= n_num)  # and from the categorical ones
+        self.numeric_args = None  # the numeric steps' parameters, per kept column
+        if len(kept):
+            steps, k = self.num_steps, self.keep[kept]
+            j = steps.source[k]
+            self.numeric_args = (
+                np.asarray(self.num_columns, dtype=np.int64)[j],  # upstream: derived, then raw
+                steps.indicator[k],
+                steps.lower[j],
+                steps.upper[j],
+                steps.fill[j],
+                steps.mean[k],
+                steps.scale[k],
+                kept,
+            )
 
     @classmethod
     def compile(cls, model, numeric: list[str], categorical: list[str]) -> LeanModel | None:
@@ -197,42 +217,27 @@ class LeanModel:
         Only the columns the feature selection kept are computed.
         """
         n_num = len(self.num_steps) if self.num_steps is not None else 0
-        keep = self.select if self.select is not None else np.arange(n_num + self.n_cat)
-        Z = np.empty((len(numeric), len(keep)))
+        Z = np.empty((len(numeric), len(self.keep)))
         if derived is None:
             derived = np.empty((len(numeric), 0))
-        kept = np.flatnonzero(keep < n_num)
-        if len(kept):
-            steps, k = self.num_steps, keep[kept]
-            j = steps.source[k]
-            _numeric_columns(
-                numeric,
-                derived,
-                np.asarray(self.num_columns, dtype=np.int64)[j],  # upstream: derived, then raw
-                steps.indicator[k],
-                steps.lower[j],
-                steps.upper[j],
-                steps.fill[j],
-                steps.mean[k],
-                steps.scale[k],
-                kept,
-                Z,
-            )
-        if len(kept) < len(keep):
+        if self.numeric_args is not None:
+            _numeric_columns(numeric, derived, *self.numeric_args, Z)
+        if len(self.encoded_at):
             encoded = self._encode(categorical[self.cat_columns])
-            for out in np.flatnonzero(keep >= n_num):
-                Z[:, out] = encoded[:, keep[out] - n_num]
+            for out in self.encoded_at:
+                Z[:, out] = encoded[:, self.keep[out] - n_num]
         return Z
 
     def _encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The fitted categorical steps on each distinct combination of levels, spread by row."""
         codes = [pd.factorize(frame[c], use_na_sentinel=False) for c in frame.columns]
-        if np.prod([float(len(levels)) for _, levels in codes]) > 2**62:  # combos overflow
+        n_combos = math.prod(len(levels) for _, levels in codes)  # exact: Python integers
+        if n_combos > 2**62:  # the combination numbers would overflow 64 bits
             return np.asarray(self.cat_pipe.transform(frame), dtype=np.float64)
         combo = np.zeros(len(frame), dtype=np.int64)
         for c, levels in codes:
             combo = combo * len(levels) + c
-        distinct, inverse = _distinct(combo, int(np.prod([len(levels) for _, levels in codes])))
+        distinct, inverse = _distinct(combo, n_combos)
         uniques = {}
         for col, (_, levels) in zip(reversed(frame.columns), reversed(codes), strict=True):
             uniques[col] = np.asarray(levels, dtype=object)[distinct % len(levels)]
