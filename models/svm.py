@@ -69,7 +69,16 @@ class ApproxKernelSVC(ClassifierMixin, BaseEstimator):
                 n_components=max(1, min(self.n_components, rows)),
                 random_state=self.random_state,
             ),
-            LinearSVC(C=self.C, class_weight=self.class_weight, dual=False, max_iter=5000),
+            # Coordinate descent on the dual converges in a few passes when C is small (the
+            # default 0.1): 3x faster than the primal on Taiwan, the same fit; Newton on the
+            # primal wins from C ~ 3. The dual visits rows in a seeded random order.
+            LinearSVC(
+                C=self.C,
+                class_weight=self.class_weight,
+                dual=self.C <= 1,
+                max_iter=5000,
+                random_state=self.random_state,
+            ),
         )
         self.model_ = CalibratedClassifierCV(base, method="sigmoid", cv=folds).fit(X, y)
         return self
