@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
+import numpy as np
 from sklearn.model_selection import train_test_split
 from xgboost import XGBClassifier
 
@@ -89,3 +91,22 @@ class EarlyStoppingXGBClassifier(XGBClassifier):
         for own in ("validation_fraction", "patience", "depth_candidates", "monotone"):
             params.pop(own, None)
         return params
+
+
+def fold_consensus(grown: list[tuple[int, int, int]], rows: int, cap: int) -> dict:
+    """XGBoost parameters for one fit on ``rows`` rows, from what early stopping chose per
+    cross-validation fold: ``grown`` holds (trees, depth, training rows) of each fold.
+
+    The depth most folds chose (the shallower on a tie) and the median of those folds' tree
+    counts, scaled to ``rows`` as :class:`EarlyStoppingXGBClassifier` scales its split's:
+    five splits agree better than one, and the champion costs one fit instead of three.
+    """
+    votes = Counter(depth for _, depth, _ in grown)
+    depth = min(votes, key=lambda d: (-votes[d], d))
+    scaled = [trees * rows / fold_rows for trees, d, fold_rows in grown if d == depth]
+    return {
+        "max_depth": depth,
+        "n_estimators": int(min(cap, math.ceil(np.median(scaled)))),
+        "depth_candidates": None,
+        "validation_fraction": 0.0,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +119,7 @@ class FoldResult:
     fit_seconds: float
     best_params: dict
     selection_report: pd.DataFrame | None
+    grown: dict = field(default_factory=dict)  # XGBoost's early-stopped trees and depth
 
 
 @dataclass
@@ -146,6 +147,7 @@ class CVResult:
                     "fold": f.fold,
                     **classification_metrics(y_test, f.proba, f.threshold),
                     "fit_seconds": f.fit_seconds,
+                    **f.grown,
                 }
             )
         self.fold_metrics = pd.DataFrame(rows).set_index("fold")
@@ -205,6 +207,10 @@ def _fit_one_fold(estimator, X: pd.DataFrame, y: np.ndarray, fold: int, train, t
     threshold = best_f1_threshold(y[sample], model.predict_proba(X.iloc[sample])[:, 1])
     pipe = fitted_pipeline(model)
     selector = pipe.named_steps.get("select")
+    clf = pipe.steps[-1][1]
+    grown = {}
+    if getattr(clf, "best_depth_", None) is not None:
+        grown = {"trees": clf.best_n_estimators_, "depth": clf.best_depth_}
     return FoldResult(
         fold=fold,
         test_index=np.asarray(test),
@@ -213,6 +219,7 @@ def _fit_one_fold(estimator, X: pd.DataFrame, y: np.ndarray, fold: int, train, t
         fit_seconds=fit_seconds,
         best_params=dict(getattr(model, "best_params_", {})),
         selection_report=None if selector is None else selector.report_.assign(fold=fold),
+        grown=grown,
     )
 
 
@@ -299,10 +306,11 @@ def cross_validate(
     }
 
 
-def _bootstrap_weights(n: int, resamples: int, seed: int) -> np.ndarray:
-    """How often each row is drawn in each resample with replacement, (resamples, n)."""
+def _bootstrap_weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """How often each row is drawn, one resample with replacement at a time (seeded)."""
     rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
+    for _ in range(resamples):
+        yield np.bincount(rng.integers(0, n, n), minlength=n)
 
 
 class _Ranked:
@@ -347,25 +355,30 @@ def _one_class(weights: np.ndarray, y: np.ndarray) -> bool:
 
 
 def bootstrap_intervals(
-    result: CVResult, resamples: int = 200, seed: int = 0, level: float = 0.95
-) -> dict[str, float]:
-    """Percentile bootstrap intervals of AUC, KS, PR-AUC and F1 of the out-of-fold predictions.
+    results: dict[str, CVResult], resamples: int = 200, seed: int = 0, level: float = 0.95
+) -> dict[str, dict[str, float]]:
+    """Percentile bootstrap intervals of AUC, KS, PR-AUC and F1 of each family's out-of-fold
+    predictions (all on the same rows: one draw of each resample serves every family).
 
     Rows are resampled with replacement ``resamples`` times (seeded); F1 uses each row's own
-    fold threshold. Returns ``{metric}_ci_low`` and ``{metric}_ci_high`` per metric.
+    fold threshold. Returns, per family, ``{metric}_ci_low`` and ``{metric}_ci_high``.
     """
-    ranked = _Ranked(result.y, result.oof, result.hard)
-    values = {m: [] for m in INTERVAL_METRICS}
-    for weights in _bootstrap_weights(len(result.y), resamples, seed):
-        if _one_class(weights, result.y):
+    y = next(iter(results.values())).y
+    ranked = {family: _Ranked(r.y, r.oof, r.hard) for family, r in results.items()}
+    values = {family: {m: [] for m in INTERVAL_METRICS} for family in results}
+    for weights in _bootstrap_weights(len(y), resamples, seed):
+        if _one_class(weights, y):
             continue  # a resample with one class has no AUC
-        for m, v in ranked.metrics(weights).items():
-            values[m].append(v)
+        for family, scores in ranked.items():
+            for m, v in scores.metrics(weights).items():
+                values[family][m].append(v)
     tail = (1 - level) / 2 * 100
     out = {}
-    for m, v in values.items():
-        low, high = np.percentile(v, [tail, 100 - tail])
-        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = float(low), float(high)
+    for family, metrics in values.items():
+        out[family] = {}
+        for m, v in metrics.items():
+            low, high = np.percentile(v, [tail, 100 - tail])
+            out[family][f"{m}_ci_low"], out[family][f"{m}_ci_high"] = float(low), float(high)
     return out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from delinq.models.boosting import fold_consensus
 from delinq.models.calibration import OOFCalibratedClassifier
 from delinq.models.candidates import DEFAULTS, REFERENCE, REFERENCE_PARAMS
 from delinq.models.champion import PromotionDecision, choose_champion
@@ -183,6 +184,15 @@ def fit_champion(
         search = clone(estimator).set_params(n_jobs=cfg.cv.n_jobs)
         search.fit(dataset.X, dataset.y)
         estimator = clone(search.best_estimator_)
+    elif family == "xgboost" and all(f.grown for f in result.folds):
+        # The trees and depth the folds' early stopping chose: no new choice on all rows.
+        grown = [
+            (f.grown["trees"], f.grown["depth"], len(dataset.y) - len(f.test_index))
+            for f in result.folds
+        ]
+        cap = estimator.get_params()["clf__n_estimators"]
+        consensus = fold_consensus(grown, len(dataset.y), cap)
+        estimator.set_params(**{f"clf__{k}": v for k, v in consensus.items()})
     # One final fit: give it every core the folds were sharing.
     if family in ("random_forest", "xgboost"):
         estimator.set_params(clf__n_jobs=cfg.cv.n_jobs)
@@ -360,11 +370,10 @@ def log_comparison(
 
     Returns the comparison (a row per family) and the plot files.
     """
-    rows = {}
-    for family, result in results.items():
-        rows[family] = result.summary()
-        if cfg.cv.bootstrap:
-            rows[family] |= bootstrap_intervals(result, cfg.cv.bootstrap, cfg.seed)
+    rows = {family: result.summary() for family, result in results.items()}
+    if cfg.cv.bootstrap:
+        for family, intervals in bootstrap_intervals(results, cfg.cv.bootstrap, cfg.seed).items():
+            rows[family] |= intervals
     comparison = pd.DataFrame(rows).T
     comparison.index.name = "family"
     if REFERENCE in comparison.index:

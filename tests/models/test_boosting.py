@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from delinq.models.boosting import EarlyStoppingXGBClassifier
+from delinq.models.boosting import EarlyStoppingXGBClassifier, fold_consensus
 
 
 def _table(kind: str, n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -103,3 +103,16 @@ def test_monotone_constraints_hold_for_every_row_along_a_sweep():
     # The constraint follows the columns by name, whatever their order.
     reordered = clone(tied).fit(X[["b", "limit", "a", "late"]], y)
     assert sign_violations(reordered, rows[["b", "limit", "a", "late"]], "late", +1) == 0
+
+
+def test_the_folds_consensus_takes_the_usual_depth_and_the_median_of_its_trees():
+    # (trees, depth, training rows) of five folds: depth 6 won three times.
+    grown = [(200, 6, 800), (260, 6, 800), (300, 3, 800), (240, 6, 800), (500, 3, 800)]
+    params = fold_consensus(grown, rows=1000, cap=1000)
+
+    assert params["max_depth"] == 6
+    assert params["n_estimators"] == 300  # the median 240, for 1,000 rows instead of 800
+    assert params["validation_fraction"] == 0.0 and params["depth_candidates"] is None
+    # A tie goes to the shallower depth, and the cap holds.
+    tie = fold_consensus([(900, 6, 500), (900, 3, 500)], rows=1000, cap=1000)
+    assert (tie["max_depth"], tie["n_estimators"]) == (3, 1000)

@@ -120,13 +120,17 @@ def test_bootstrap_interval_holds_the_point_estimate_and_narrows_with_rows():
     for n in (400, 6_400):
         y = rng.integers(0, 2, n)
         p = np.clip(0.5 * y + rng.normal(0.25, 0.3, n), 0, 1)
-        ci = bootstrap_intervals(_result(y, p), resamples=200, seed=1)
+        ci = bootstrap_intervals({"a": _result(y, p)}, resamples=200, seed=1)["a"]
         assert ci["roc_auc_ci_low"] < roc_auc_score(y, p) < ci["roc_auc_ci_high"]
         assert set(ci) == {
             f"{m}_ci_{e}" for m in ("roc_auc", "ks", "pr_auc", "f1") for e in ("low", "high")
         }
         widths.append(ci["roc_auc_ci_high"] - ci["roc_auc_ci_low"])
     assert widths[1] < widths[0] / 2  # 16x the rows: about a quarter of the width
+    # Families share each resample: adding one changes no other family's interval.
+    other = _result(y, rng.random(len(y)), "other")
+    both = bootstrap_intervals({"a": _result(y, p), "other": other}, resamples=200, seed=1)
+    assert both["a"] == ci
 
 
 def test_paired_test_tells_a_real_difference_from_none():

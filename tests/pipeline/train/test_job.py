@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from delinq.models.boosting import fold_consensus
+from delinq.models.fitted import fitted_pipeline
 from delinq.pipeline.book.io import load_training_data
 from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.load import load_registered
 from delinq.pipeline.registry.promote import promote
 from delinq.pipeline.train.job import masked_example, train
-from tests.conftest import quick_config
+from tests.conftest import one_family_config, quick_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_tracking_env")]
 
@@ -212,3 +214,20 @@ def test_too_few_bads_stop_training_unless_allowed_and_then_never_promote(tmp_pa
     assert result.version and not result.promotion.promote
     assert "never promoted" in result.promotion.reason
     assert tracking.alias_version(run_cfg.tracking.model_name, "champion") is None
+
+
+def test_the_xgboost_champion_is_fitted_once_with_the_trees_and_depth_its_folds_chose(tmp_path):
+    cfg = one_family_config(tmp_path, "xgboost")
+    dataset = load_training_data(cfg)
+    result = train(cfg, dataset)
+
+    folds = pd.read_csv(result.output_dir / "xgboost_folds.csv")
+    assert folds["trees"].between(1, 1000).all() and set(folds["depth"]) <= {3, 6}
+    rows = len(dataset.y) - len(dataset.y) // cfg.cv.folds  # about, per training fold
+    grown = [(t, d, rows) for t, d in zip(folds["trees"], folds["depth"], strict=True)]
+    expected = fold_consensus(grown, len(dataset.y), 1000)
+    _, _, model, _ = load_registered(f"models:/{cfg.tracking.model_name}@champion")
+    booster = fitted_pipeline(model).named_steps["clf"]
+    assert booster.get_params()["max_depth"] == expected["max_depth"]
+    # Each fold's own training rows may differ from the round figure by one.
+    assert abs(booster.get_booster().num_boosted_rounds() - expected["n_estimators"]) <= 1
