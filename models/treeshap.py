@@ -20,6 +20,7 @@ plus :attr:`TreeShap.expected_value` add up to the raw margin.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def _parse_trees(booster) -> list[_Tree]:
     return trees
 
 
+@functools.cache
 def _shapley_weights(d: int) -> np.ndarray:
     """w[s] = s! (d-1-s)! / d!: the Shapley weight of a coalition of size s among d players."""
     return np.array(
@@ -79,27 +81,43 @@ def _shapley_weights(d: int) -> np.ndarray:
     )
 
 
-def _leaf_table(one: np.ndarray, zero: np.ndarray, value: float) -> np.ndarray:
+@numba.njit(cache=True)
+def _leaf_table(  # pragma: no cover - compiled
+    one: np.ndarray, zero: np.ndarray, value: float, w: np.ndarray
+) -> np.ndarray:
     """SHAP values of one leaf for every pattern: ``one`` is (patterns, d) in {0, 1}.
 
     The leaf's path-dependent expectation given a coalition S is
     ``value * prod_{j in S} one_j * prod_{j not in S} zero_j``; the Shapley value of feature i
     is ``value * (one_i - zero_i) * sum_s w[s] * e_s(others)`` where ``e_s`` sums the products
-    over coalitions of size s, built by polynomial multiplication (one_j t + zero_j).
+    over coalitions of size s, built by polynomial multiplication (one_j t + zero_j), and ``w``
+    holds :func:`_shapley_weights`. A pattern's values depend only on its row of ``one``: each
+    distinct row (at most 2**d) is computed once.
     """
     n_pat, d = one.shape
-    w = _shapley_weights(d)
     out = np.empty((n_pat, d))
-    for i in range(d):
-        coef = np.zeros((n_pat, d))
-        coef[:, 0] = 1.0
+    known = np.full(1 << d, -1)  # row code -> the first pattern computed with it
+    coef = np.empty(d)
+    for p in range(n_pat):
+        code = 0
         for j in range(d):
-            if j == i:
-                continue
-            shifted = np.zeros_like(coef)
-            shifted[:, 1:] = coef[:, :-1] * one[:, j : j + 1]
-            coef = coef * zero[j] + shifted
-        out[:, i] = value * (one[:, i] - zero[i]) * (coef @ w)
+            code |= np.int64(one[p, j] > 0) << j
+        if known[code] >= 0:
+            out[p] = out[known[code]]
+            continue
+        known[code] = p
+        for i in range(d):
+            coef[:] = 0.0
+            coef[0] = 1.0
+            for j in range(d):
+                if j != i:
+                    for k in range(d - 1, 0, -1):
+                        coef[k] = coef[k] * zero[j] + coef[k - 1] * one[p, j]
+                    coef[0] = coef[0] * zero[j]
+            total = 0.0
+            for k in range(d):
+                total += coef[k] * w[k]
+            out[p, i] = value * (one[p, i] - zero[i]) * total
     return out
 
 
@@ -167,6 +185,7 @@ def _slice_table(tree: _Tree, ancestors: list[int], root: int):
             np.column_stack([one[f] for f in fs]).astype(float),
             np.array([zero[f] for f in fs]),
             float(tree.value[leaf]),
+            _shapley_weights(len(fs)),
         )
         for k, f in enumerate(fs):
             table[:, col[f]] += leaf_phi[:, k]
