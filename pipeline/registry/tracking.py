@@ -108,10 +108,20 @@ def connect(cfg: TrackingConfig) -> str:
 
 
 def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
-    """Create the experiment if needed (artifacts beside the embedded store); return its id."""
+    """Create the experiment if needed (artifacts beside the embedded store); return its id.
+
+    A store that cannot be opened (e.g. a file that is not a database) is a
+    :class:`TrackingError` naming it.
+    """
     mlflow = _mlflow()
-    client = mlflow.MlflowClient()
-    experiment = client.get_experiment_by_name(cfg.experiment)
+    try:
+        client = mlflow.MlflowClient()
+        experiment = client.get_experiment_by_name(cfg.experiment)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TrackingError(
+            f"cannot open the MLflow store {uri}: {type(exc).__name__}: {first}"
+        ) from exc
     if experiment is not None:
         return experiment.experiment_id
     location = None
@@ -121,10 +131,20 @@ def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
 
 
 @contextmanager
-def parent_run(experiment_id: str, name: str, tags: dict[str, str]) -> Iterator[str]:
-    """One parent run per training; yields its run id."""
+def parent_run(
+    experiment_id: str, name: str, tags: dict[str, str], started: float | None = None
+) -> Iterator[str]:
+    """One parent run per training; yields its run id.
+
+    ``started`` (seconds since the epoch) dates the run from when the training began, when
+    the run is opened only after cross-validation.
+    """
     mlflow = _mlflow()
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags)
+    start_time = None if started is None else int(started * 1000)
+    created = mlflow.MlflowClient().create_run(
+        experiment_id, start_time=start_time, tags=tags, run_name=name
+    )
+    run = mlflow.start_run(run_id=created.info.run_id)
     try:
         yield run.info.run_id
     except BaseException:

@@ -6,6 +6,9 @@ import json
 import re
 import tempfile
 import time
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -314,8 +317,12 @@ def compare_families(
     cache: str,
     reporter: Reporter,
     plan: FoldPlan,
+    store: Future | None = None,
 ) -> tuple[dict[str, CVResult], float, dict[str, str]]:
     """Cross-validate every configured family and the plain reference on the same folds.
+
+    ``store``, the tracking store being opened meanwhile, stops the folds with its error as
+    soon as one ends after it failed.
 
     Returns the results, the seconds, and the families that failed (family -> what failed).
     When the plan holds the other fold scheme (:func:`fold_plan`), the results also hold the
@@ -347,18 +354,26 @@ def compare_families(
     reporter.cv_started(len(estimators) * cfg.cv.folds)
     started = time.perf_counter()
     failed: dict[str, str] = {}
-    results = cross_validate(
-        estimators,
-        dataset.X,
-        dataset.y,
-        cfg.cv.folds,
-        cfg.seed,
-        cfg.cv.n_jobs,
-        on_fold=reporter.fold_done,
-        failed=failed,
-        splits=plan.splits,
-        own_splits=own_splits,
-    )
+
+    def fold_done(family: str) -> None:
+        reporter.fold_done(family)
+        if store is not None and store.done() and store.exception() is not None:
+            raise store.exception()
+
+    with warnings.catch_warnings():  # a failed store cancels the folds: its error says why
+        warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
+        results = cross_validate(
+            estimators,
+            dataset.X,
+            dataset.y,
+            cfg.cv.folds,
+            cfg.seed,
+            cfg.cv.n_jobs,
+            on_fold=fold_done,
+            failed=failed,
+            splits=plan.splits,
+            own_splits=own_splits,
+        )
     failed.pop(OTHER_FOLDS, None)  # only a check: its failure costs the check, not the run
     return results, time.perf_counter() - started, failed
 
@@ -572,8 +587,8 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
     plan = fold_plan(cfg, dataset)  # a table the folds cannot split fails before any run
 
     reporter.stage("Connecting to MLflow")
-    uri = tracking.connect(cfg.tracking)
-    experiment_id = tracking.ensure_experiment(cfg.tracking, uri)
+    started = time.time()
+    uri = tracking.connect(cfg.tracking)  # an unreachable server fails here, before any fit
     run_name = f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {"source": Path(dataset.source).name, "rows": str(len(dataset.y))}
     tags |= provenance_tags(cfg)
@@ -591,11 +606,19 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         ],
     )
     with (
-        tracking.parent_run(experiment_id, run_name, tags) as run_id,
         tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
+        ThreadPoolExecutor(1) as opening,
+        ExitStack() as run,
     ):
+        # A new store creates its tables (seconds of one core) while the folds are fitted; a
+        # store that fails stops the folds as the next one ends.
+        experiment = opening.submit(tracking.ensure_experiment, cfg.tracking, uri)
+        results, cv_seconds, failed = compare_families(
+            cfg, dataset, cache, reporter, plan, experiment
+        )
+        experiment_id = experiment.result()
+        run_id = run.enter_context(tracking.parent_run(experiment_id, run_name, tags, started))
         out_dir = cfg.output_dir / run_id
-        results, cv_seconds, failed = compare_families(cfg, dataset, cache, reporter, plan)
         alternative = results.pop(OTHER_FOLDS, None)
         for family, what in failed.items():
             warn(f"'{family}' failed to fit ({what}) and was left out of the comparison")

@@ -231,3 +231,14 @@ def test_the_xgboost_champion_is_fitted_once_with_the_trees_and_depth_its_folds_
     assert booster.get_params()["max_depth"] == expected["max_depth"]
     # Each fold's own training rows may differ from the round figure by one.
     assert abs(booster.get_booster().num_boosted_rounds() - expected["n_estimators"]) <= 1
+
+
+def test_a_store_that_cannot_be_opened_stops_the_run_and_nothing_is_written(tmp_path, trained):
+    # The store opens while the folds are fitted: its error must still end the run cleanly.
+    _, dataset, _ = trained
+    cfg = quick_config(tmp_path)
+    (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mlflow" / "mlflow.db").write_text("not a database")
+    with pytest.raises(tracking.TrackingError, match="cannot open the MLflow store sqlite:"):
+        train(cfg, dataset)
+    assert not cfg.output_dir.exists()
