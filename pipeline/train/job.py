@@ -51,6 +51,7 @@ from delinq.pipeline.train.evaluate import (
     cross_validate,
     cv_splits,
     paired_auc_test,
+    release_workers,
 )
 from delinq.pipeline.train.fairness import (
     FAIRNESS_FILE,
@@ -671,6 +672,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
         weight = positive_weight(dataset)
         model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
+        release_workers()  # the last use of the worker pool
         champion_files = _selection_files(model, out_dir)
         if SCORECARD in families:
             reporter.stage("Scorecard: points table, information values, SQL and PMML")

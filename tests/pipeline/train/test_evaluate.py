@@ -208,3 +208,31 @@ def test_resampled_metrics_equal_sklearn_on_the_drawn_rows():
         assert m["ks"] == pytest.approx(ks_statistic(y[rows], p[rows]), abs=1e-12)
         assert m["pr_auc"] == pytest.approx(average_precision_score(y[rows], p[rows]), abs=1e-12)
         assert m["f1"] == pytest.approx(f1_score(y[rows], hard[rows]), abs=1e-12)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_released_workers_exit_while_the_process_goes_on_and_a_later_pool_starts_anew():
+    import os
+    import time
+
+    from joblib import Parallel, delayed
+
+    from delinq.pipeline.train.evaluate import release_workers
+
+    pids = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4)))
+    assert os.getpid() not in pids
+    release_workers()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    again = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4)))
+    assert again and not again & pids
