@@ -58,6 +58,8 @@ def test_protected_attributes_are_measured_not_used_and_never_reasons(tmp_path, 
         update={
             "data": data.model_copy(update={"allow_protected_inputs": True}),
             "fairness": cfg.fairness.model_copy(update={"min_impact_ratio": 0.999}),
+            # Only the fairness gate is under test: any AUC against the first run passes.
+            "promotion": cfg.promotion.model_copy(update={"tolerance": 1.0}),
         }
     )
     dataset = load_training_data(allowed)
