@@ -6,6 +6,8 @@ Sections (all by default):
   baselines  plain 5-fold CV AUC of the four families on the raw columns (the reference figures)
   pycaret    PyCaret 3.3 compare_models, same families and data (its own venv: make bench-pycaret)
   quick      `delinq train --quick` wall time and AUCs (target: beat PyCaret's 0.762 / 30 s)
+  versus     PyCaret and `delinq train --quick` alternately, --repeats times each (not run by
+             default): median wall times and their ratio, each pair under the same load
   full       `delinq train` with nested search (target: every family >= baseline, champion
              >= 0.785, under 10 minutes)
   ablation   --quick with the history feature families added one at a time
@@ -37,6 +39,7 @@ SECTIONS = (
     "baselines",
     "pycaret",
     "quick",
+    "versus",
     "full",
     "ablation",
     "splits",
@@ -121,6 +124,28 @@ def pycaret(data: Path) -> dict:
     return {
         **json.loads(proc.stdout.strip().splitlines()[-1]),
         "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def versus(data: Path, repeats: int) -> dict:
+    """PyCaret and our ``--quick``, alternately (who goes first alternates too): the machine
+    is shared, so only runs side by side compare. Medians of the wall times and their ratio."""
+    import statistics
+
+    runs: dict[str, list[dict]] = {"pycaret": [], "quick": []}
+    for i in range(repeats):
+        for name in ("pycaret", "quick") if i % 2 == 0 else ("quick", "pycaret"):
+            runs[name].append(pycaret(data) if name == "pycaret" else train_run(data, quick=True))
+            print(f"  {name}: {runs[name][-1]['wall_seconds']:.1f} s", flush=True)
+    if "skipped" in runs["pycaret"][0]:
+        return {"skipped": runs["pycaret"][0]["skipped"]}
+    seconds = {name: [r["wall_seconds"] for r in rs] for name, rs in runs.items()}
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+    return {
+        "seconds": seconds,
+        "median_seconds": median,
+        "pycaret_over_quick": median["pycaret"] / median["quick"],
+        "best_auc": {name: rs[0]["best_auc"] for name, rs in runs.items()},
     }
 
 
@@ -257,8 +282,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument(
+        "--only", nargs="*", choices=SECTIONS, default=[s for s in SECTIONS if s != "versus"]
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side in versus")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"{args.data} not found: the benchmarks need the real Taiwan data")
@@ -271,6 +299,8 @@ def main() -> None:
             results[section] = pycaret(args.data)
         elif section == "quick":
             results[section] = train_run(args.data, quick=True)
+        elif section == "versus":
+            results[section] = versus(args.data, args.repeats)
         elif section == "full":
             results[section] = train_run(args.data, quick=False)
         elif section == "ablation":
