@@ -77,6 +77,19 @@ def one_family_config(tmp_path: Path, family: str, **promotion) -> Config:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """The session's own user cache (the empty MLflow store new stores copy): the developer's
+    is left alone, and the session builds and uses one as a first run does."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def _tracking_uri_never_leaks():
     """``tracking.connect`` exports MLFLOW_TRACKING_URI, and the variable wins over a config's

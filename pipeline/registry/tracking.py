@@ -11,8 +11,11 @@ import contextlib
 import importlib.metadata
 import logging
 import os
+import shutil
 import socket
+import sqlite3
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ import pandas as pd
 from delinq.pipeline.config import TrackingConfig
 from delinq.pipeline.registry.checksum import sha256
 
+SQLITE = "sqlite:///"  # the embedded store's URIs
 CHALLENGER, CHAMPION = "challenger", "champion"
 AUC_TAG = "cv_roc_auc"
 AUC_INTERVAL_TAGS = ("cv_roc_auc_ci_low", "cv_roc_auc_ci_high")
@@ -100,11 +104,54 @@ def connect(cfg: TrackingConfig) -> str:
     else:
         store = cfg.store_dir.resolve()
         store.mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{store / 'mlflow.db'}"
+        uri = f"{SQLITE}{store / 'mlflow.db'}"
         _SET_HERE["uri"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "delinq"
+
+
+def _empty_store(mlflow) -> Path:
+    """An empty store with MLflow's tables, built once per MLflow version in the user's cache."""
+    template = _cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
+    if not template.exists():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        building = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+        mlflow.MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()
+        os.replace(building, template)  # whole or absent, even with two builders at once
+    return template
+
+
+def seed_store(db: Path) -> None:
+    """Give a store that does not exist yet MLflow's tables, copied from a cached empty store.
+
+    MLflow creates them by running its ~60 schema migrations: 2-5 s of one core for every new
+    store (every benchmark run, every test). A copy of an empty store of the same MLflow version
+    is the same file, made in milliseconds; only its default experiment's artifact folder and
+    dates are its own. An existing store is never touched, and anything unexpected (a cache
+    that cannot be written) leaves the store to MLflow, as before.
+    """
+    if db.exists():
+        return
+    copy = db.with_name(f".{db.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(_empty_store(_mlflow()), copy)
+        now = int(time.time() * 1000)
+        with contextlib.closing(sqlite3.connect(copy)) as con, con:
+            con.execute(
+                "UPDATE experiments SET artifact_location = ?, creation_time = ?, "
+                "last_update_time = ? WHERE experiment_id = 0",
+                (str(db.parent / "artifacts" / "0"), now, now),
+            )
+        os.link(copy, db)  # fails rather than replace a store another process just made
+    except (OSError, sqlite3.Error) as exc:
+        logging.getLogger(__name__).debug("new store left to MLflow: %s", exc)
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
@@ -114,6 +161,8 @@ def ensure_experiment(cfg: TrackingConfig, uri: str) -> str:
     :class:`TrackingError` naming it.
     """
     mlflow = _mlflow()
+    if uri.startswith(SQLITE):
+        seed_store(Path(uri.removeprefix(SQLITE)))
     try:
         client = mlflow.MlflowClient()
         experiment = client.get_experiment_by_name(cfg.experiment)
