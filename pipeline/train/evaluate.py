@@ -306,6 +306,16 @@ def cross_validate(
     }
 
 
+def in_worker(n_jobs: int, fn: Callable, /, *args) -> Callable[[], object]:
+    """Start ``fn(*args)`` now in a process of the cross-validation pool (warm: its imports
+    are done), so the caller's own work goes on beside it on another core.
+
+    Returns a function that waits for the result (and raises what ``fn`` raised).
+    """
+    results = Parallel(n_jobs=n_jobs, return_as="generator")([delayed(fn)(*args)])
+    return lambda: next(iter(results))
+
+
 def release_workers() -> None:
     """Let the worker processes of the cross-validation pool exit now, in the background.
 
