@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
 from delinq.models.boosting import EarlyStoppingXGBClassifier
+from delinq.models.forest import ArrayForest
 from delinq.models.svm import ApproxKernelSVC
 
 # Tree families read missing values natively and need no capping or scaling.
@@ -170,7 +170,7 @@ def make_classifier(
             class_weight="balanced" if class_weight else None, random_state=seed, **kwargs
         )
     if family == "random_forest":
-        return RandomForestClassifier(
+        return ArrayForest(
             class_weight="balanced_subsample" if class_weight else None,
             random_state=seed,
             **kwargs,

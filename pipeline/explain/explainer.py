@@ -81,6 +81,7 @@ _FAMILIES = {
     "EarlyStoppingXGBClassifier": "xgboost",
     "LogisticRegression": "logreg",
     "RandomForestClassifier": "random_forest",
+    "ArrayForest": "random_forest",
     "ApproxKernelSVC": "svm",
 }
 _TAIWAN_STATUS = {-2: "no balance to pay", -1: "paid in full", 0: "revolving, paid on time"}

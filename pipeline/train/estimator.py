@@ -178,7 +178,9 @@ def build_pipeline(
         random_state=cfg.seed,
     )
     constraints = tree_constraints(cfg) if family == "xgboost" else {}
-    if constraints:  # the classifier finds its constrained columns by name after selection
+    if family in TREE_FAMILIES and tree_constraints(cfg):
+        # XGBoost finds its constrained columns by name after selection. The forest gets the
+        # same named output: both tree families then share one selection per fold (cached).
         selector.set_output(transform="pandas")
     steps.append(("select", selector))
     family_cfg = getattr(cfg.models, family)

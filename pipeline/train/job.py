@@ -71,6 +71,7 @@ from delinq.pipeline.train.out_of_time import (
 from delinq.pipeline.train.plots import comparison_plots
 from delinq.pipeline.train.provenance import provenance_tags
 from delinq.pipeline.train.scorecard import SCORECARD, SQL_TABLE, write_scorecard
+from delinq.pipeline.train.step_cache import StepCache
 
 
 class Reporter:
@@ -179,7 +180,7 @@ def fit_champion(
     family: str,
     result: CVResult,
     positive_weight: float,
-    memory: str | None = None,
+    memory: StepCache | None = None,
 ):
     """Refit the champion family on every row and calibrate it on its out-of-fold scores."""
     columns = Columns(dataset.numeric, dataset.categorical)
@@ -316,7 +317,7 @@ def fold_plan(cfg: Config, dataset: Dataset) -> FoldPlan:
 def compare_families(
     cfg: Config,
     dataset: Dataset,
-    cache: str,
+    cache: StepCache,
     reporter: Reporter,
     plan: FoldPlan,
     store: Future | None = None,
@@ -608,13 +609,14 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         ],
     )
     with (
-        tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache,
+        tempfile.TemporaryDirectory(prefix="delinq-cache-") as cache_dir,
         ThreadPoolExecutor(1) as opening,
         ExitStack() as run,
     ):
         # A new store is opened while the folds are fitted; a store that fails stops the
         # folds as the next one ends.
         experiment = opening.submit(tracking.ensure_experiment, cfg.tracking, uri)
+        cache = StepCache(cache_dir, verbose=0)
         results, cv_seconds, failed = compare_families(
             cfg, dataset, cache, reporter, plan, experiment
         )
