@@ -306,14 +306,16 @@ def cross_validate(
     }
 
 
-def in_worker(n_jobs: int, fn: Callable, /, *args) -> Callable[[], object]:
-    """Start ``fn(*args)`` now in a process of the cross-validation pool (warm: its imports
-    are done), so the caller's own work goes on beside it on another core.
+def in_workers(n_jobs: int, *calls: tuple) -> Callable[[], list]:
+    """Start each ``(fn, *args)`` of ``calls`` now in the cross-validation's worker pool (warm:
+    its imports are done), so the caller's own work goes on beside them on another core.
 
-    Returns a function that waits for the result (and raises what ``fn`` raised).
+    Returns a function that waits for their results, in order (and raises what one raised).
     """
-    results = Parallel(n_jobs=n_jobs, return_as="generator")([delayed(fn)(*args)])
-    return lambda: next(iter(results))
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(fn)(*args) for fn, *args in calls
+    )
+    return lambda: list(results)
 
 
 def release_workers() -> None:

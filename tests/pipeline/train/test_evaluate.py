@@ -236,3 +236,19 @@ def test_released_workers_exit_while_the_process_goes_on_and_a_later_pool_starts
     assert not any(_alive(pid) for pid in pids)
     again = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(4)))
     assert again and not again & pids
+
+
+def _fails(text: str) -> None:
+    raise ValueError(text)
+
+
+def test_in_workers_runs_each_call_in_a_worker_and_gives_results_in_order():
+    import os
+
+    from delinq.pipeline.train.evaluate import in_workers
+
+    wait = in_workers(2, (os.getpid,), (sum, [1, 2, 3]))
+    pid, total = wait()
+    assert pid != os.getpid() and total == 6
+    with pytest.raises(ValueError, match="refit failed"):
+        in_workers(2, (_fails, "refit failed"))()
