@@ -191,6 +191,7 @@ def build_pipeline(
         positive_weight=positive_weight,
         seed=cfg.seed,
         n_rows=n_rows,
+        quick=cfg.models.search.method == "none",
     )
     if constraints:
         clf.set_params(monotone=constraints)

@@ -119,6 +119,7 @@ class FoldResult:
     fit_seconds: float
     best_params: dict
     selection_report: pd.DataFrame | None
+    metrics: dict[str, float]  # of the held-out fold (computed in the worker, in parallel)
     grown: dict = field(default_factory=dict)  # XGBoost's early-stopped trees and depth
 
 
@@ -141,11 +142,10 @@ class CVResult:
         for f in self.folds:
             self.oof[f.test_index] = f.proba
             hard[f.test_index] = f.proba >= f.threshold
-            y_test = self.y[f.test_index]
             rows.append(
                 {
                     "fold": f.fold,
-                    **classification_metrics(y_test, f.proba, f.threshold),
+                    **f.metrics,
                     "fit_seconds": f.fit_seconds,
                     **f.grown,
                 }
@@ -211,14 +211,16 @@ def _fit_one_fold(estimator, X: pd.DataFrame, y: np.ndarray, fold: int, train, t
     grown = {}
     if getattr(clf, "best_depth_", None) is not None:
         grown = {"trees": clf.best_n_estimators_, "depth": clf.best_depth_}
+    proba = model.predict_proba(X.iloc[test])[:, 1]
     return FoldResult(
         fold=fold,
         test_index=np.asarray(test),
-        proba=model.predict_proba(X.iloc[test])[:, 1],
+        proba=proba,
         threshold=threshold,
         fit_seconds=fit_seconds,
         best_params=dict(getattr(model, "best_params_", {})),
         selection_report=None if selector is None else selector.report_.assign(fold=fold),
+        metrics=classification_metrics(y[test], proba, threshold),
         grown=grown,
     )
 

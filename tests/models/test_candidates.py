@@ -30,3 +30,19 @@ def test_regularisation_follows_the_total_hessian_and_the_forest_sample_the_rows
     assert size_defaults("random_forest", 1_000)["max_samples"] is None
     assert 0.2 <= size_defaults("random_forest", 24_000)["max_samples"] < 1.0
     assert size_defaults("logreg", 10_000) == {} == size_defaults("xgboost", None)
+
+
+def test_a_quick_run_grows_the_smaller_forest_unless_the_config_sets_one():
+    from delinq.models.candidates import QUICK_DEFAULTS
+
+    quick = QUICK_DEFAULTS["random_forest"]["n_estimators"]
+    assert quick < DEFAULTS["random_forest"]["n_estimators"]
+    assert (
+        make_classifier("random_forest").n_estimators == DEFAULTS["random_forest"]["n_estimators"]
+    )
+    assert make_classifier("random_forest", quick=True).n_estimators == quick
+    assert make_classifier("random_forest", {"n_estimators": 300}, quick=True).n_estimators == 300
+    assert (
+        make_classifier("xgboost", quick=True).get_params()
+        == make_classifier("xgboost").get_params()
+    )

@@ -104,9 +104,10 @@ def test_tpe_search_over_a_range_beats_a_bad_default_and_is_reproducible(tmp_pat
 
 
 def _result(y, p, family="m"):
-    from delinq.pipeline.train.evaluate import CVResult, FoldResult
+    from delinq.pipeline.train.evaluate import CVResult, FoldResult, classification_metrics
 
-    fold = FoldResult(0, np.arange(len(y)), p, 0.5, 0.0, {}, None)
+    metrics = classification_metrics(np.asarray(y), p, 0.5)
+    fold = FoldResult(0, np.arange(len(y)), p, 0.5, 0.0, {}, None, metrics)
     return CVResult(family, [fold], np.asarray(y))
 
 
