@@ -261,16 +261,18 @@ def train(
     family, prints and saves the comparison, refits and calibrates the champion, logs all to
     MLflow and registers it with alias 'challenger' (and 'champion' when the gates pass).
     """
-    from delinq.pipeline.book.io import load_training_data
-    from delinq.pipeline.train.evaluate import CVError
-    from delinq.pipeline.train.job import TrainingError
-    from delinq.pipeline.train.job import train as run_training
+    from delinq.pipeline.train.evaluate import CVError, warm_workers
 
     explicit = config is not None
     cfg = load_config(_config_path(config))
     cfg = _apply_options(cfg, data, target, id_col, positive_label, experiment, quick, seed, sep)
     if allow_few_bads:
         cfg = with_overrides(cfg, cv={"allow_few_bads": True})
+    warm_workers(cfg.cv.n_jobs)  # the workers import while this process reads the data
+
+    from delinq.pipeline.book.io import load_training_data
+    from delinq.pipeline.train.job import TrainingError
+    from delinq.pipeline.train.job import train as run_training
 
     if cfg.data.path is not None:
         frame = read_table(cfg.data.path, cfg.data.sep)

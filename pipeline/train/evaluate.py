@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.metrics import (
     average_precision_score,
@@ -318,6 +321,29 @@ def in_workers(n_jobs: int, *calls: tuple) -> Callable[[], list]:
         delayed(fn)(*args) for fn, *args in calls
     )
     return lambda: list(results)
+
+
+def _ready() -> None:
+    import delinq.pipeline.train.estimator  # noqa: F401  (features, models, imblearn, xgboost)
+
+
+def warm_workers(n_jobs: int) -> None:
+    """Start the worker pool now: each worker imports what the folds need (3 s) while this
+    process reads the data and opens the store, not after. The folds' own pool call then
+    finds the same workers (joblib keeps one pool per ``n_jobs``)."""
+    n = effective_n_jobs(n_jobs)
+    if n == 1:
+        return
+    starting = Parallel(n_jobs=n, return_as="generator_unordered")(
+        delayed(_ready)() for _ in range(n)
+    )
+    threading.Thread(target=_drain, args=(starting,), daemon=True).start()
+
+
+def _drain(results: Iterator) -> None:
+    """Read a warm-up's results in the background: nothing waits for them."""
+    with contextlib.suppress(Exception):  # a pool shut down meanwhile (a failed run) is fine
+        deque(results, 0)
 
 
 def release_workers() -> None:

@@ -243,13 +243,40 @@ def _fails(text: str) -> None:
     raise ValueError(text)
 
 
-def test_in_workers_runs_each_call_in_a_worker_and_gives_results_in_order():
+def _children() -> set[int]:
     import os
 
-    from delinq.pipeline.train.evaluate import in_workers
+    out = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            out.add(int(pid))
+    return out
 
-    wait = in_workers(2, (os.getpid,), (sum, [1, 2, 3]))
-    pid, total = wait()
-    assert pid != os.getpid() and total == 6
+
+def test_warmed_workers_are_the_ones_the_next_calls_use_and_results_keep_their_order():
+    import os
+    import time
+
+    from joblib import Parallel, delayed
+
+    from delinq.pipeline.train.evaluate import in_workers, release_workers, warm_workers
+
+    release_workers()  # whatever an earlier test left: the warm-up must start its own
+    time.sleep(1)
+    before = _children()
+    warm_workers(2)
+    deadline = time.monotonic() + 60
+    while len(_children() - before) < 2 and time.monotonic() < deadline:  # before any call
+        time.sleep(0.1)
+    warm = _children() - before
+    assert len(warm) >= 2
+    assert set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(6))) <= warm
+    pid, total = in_workers(2, (os.getpid,), (sum, [1, 2, 3]))()
+    assert pid in warm and total == 6
     with pytest.raises(ValueError, match="refit failed"):
         in_workers(2, (_fails, "refit failed"))()
