@@ -11,6 +11,7 @@ import enum
 import functools
 import gc
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,9 @@ def _command_process() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    # A run that fails (e.g. its tracking server went away) leaves the refit and plots of
+    # its worker processes unread: that is expected, not worth joblib's warning.
+    warnings.filterwarnings("ignore", message=".*tasks have been successfully executed")
     # A process about to end needs no last garbage collection: over the millions of objects
     # MLflow, scikit-learn and matplotlib leave, it took 1.9 s of every training's exit.
     atexit.register(gc.freeze)

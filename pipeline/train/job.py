@@ -34,6 +34,7 @@ from delinq.pipeline.registry import tracking
 from delinq.pipeline.registry.promote import promote
 from delinq.pipeline.registry.reference import (
     MIN_LEVEL_ROWS,
+    ScoringReference,
     build_reference,
     schema_digest,
     write_reference,
@@ -446,23 +447,20 @@ def scoring_speed(cfg: Config, model, reference, X: pd.DataFrame) -> float:
     return len(rows) / seconds
 
 
-def register_champion(
+def refit_champion(
     cfg: Config,
     dataset: Dataset,
-    model,
     family: str,
-    scores: pd.Series,
-    out_dir: Path,
-    tags: dict[str, str] | None = None,
-) -> str:
-    """Log the champion with its scoring reference and register it as ``challenger``.
+    result: CVResult,
+    positive_weight: float,
+    memory: StepCache | None = None,
+) -> tuple[object, ScoringReference]:
+    """The champion refitted on every row (:func:`fit_champion`) and its scoring reference.
 
-    What is stored beside the model holds aggregates only: a synthetic input example,
-    drift bins, the levels of real categorical inputs, a mean and k-means centroids.
-    ``scores`` is the family's row of the comparison (its CV AUC and, when computed, the
-    AUC's interval).
-    Returns the version.
+    What the reference holds is aggregates only: drift bins, the levels of real categorical
+    inputs, and the explainers' background (a mean and k-means centroids).
     """
+    model = fit_champion(cfg, dataset, family, result, positive_weight, memory)
     reference = build_reference(
         dataset.X,
         dataset.numeric,
@@ -474,6 +472,26 @@ def register_champion(
         explain=background_stats(model, dataset.X, cfg.explain.background, cfg.seed),
         protected=cfg.data.protected,
     )
+    return model, reference
+
+
+def register_champion(
+    cfg: Config,
+    dataset: Dataset,
+    model,
+    reference: ScoringReference,
+    family: str,
+    scores: pd.Series,
+    out_dir: Path,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Log the champion with its scoring reference and register it as ``challenger``.
+
+    What is stored beside the model holds aggregates only: a synthetic input example and
+    the reference (:func:`refit_champion`). ``scores`` is the family's row of the comparison
+    (its CV AUC and, when computed, the AUC's interval).
+    Returns the version.
+    """
     speed = scoring_speed(cfg, model, reference, dataset.X)
     return tracking.log_champion(
         RawInputClassifier(model, list(dataset.X.columns), dataset.categorical),
@@ -638,23 +656,25 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             pd.DataFrame({f: results[f].summary() for f in families}).T, cfg.champion.metric
         )
         weight = positive_weight(dataset)
-        refit = None
+        # What needs only the folds' results: the plots and the portfolio analytics.
+        side = {"plots": (comparison_plots, results, out_dir)}
+        if cfg.data.history is not None:
+            portfolio_dir, oof = out_dir / "portfolio", results[champion].oof
+            side["portfolio"] = (analyze_portfolio, cfg, dataset, portfolio_dir, oof)
+        refit = (refit_champion, cfg, dataset, champion, results[champion], weight, cache)
+        writing = "the comparison table, plots" + " and portfolio analytics" * ("portfolio" in side)
+        pending = None
         if cfg.models.search.method == "none":
-            # The refit and the plots, each in a warm worker process, while this one writes
-            # the table and the family runs: 3 s of Taiwan's wall time. A searched refit
+            # The refit and the side work in warm worker processes, while this one writes
+            # the table and the family runs: 4-5 s of Taiwan's wall time. A searched refit
             # spreads its candidates over the pool itself, so it runs here.
             reporter.stage(
                 f"Refitting champion '{champion}' on all rows and calibrating, meanwhile "
-                "writing the comparison table and plots"
+                f"writing {writing}"
             )
-            refit = in_workers(
-                cfg.cv.n_jobs,
-                (fit_champion, cfg, dataset, champion, results[champion], weight, cache),
-                (comparison_plots, results, out_dir),
-            )
+            pending = in_workers(cfg.cv.n_jobs, refit, *side.values())
         else:
-            reporter.stage("Writing comparison table and plots")
-            plots = comparison_plots(results, out_dir)
+            reporter.stage(f"Writing {writing}")
         comparison = log_comparison(cfg, results, out_dir, ledger)
         champion_auc = float(comparison.loc[champion, "roc_auc_mean"])
         _check_against_reference(comparison, families, warn)
@@ -690,11 +710,13 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         else:
             tags_after, versus = {}, None
 
-        if refit is not None:
-            model, plots = refit()
+        if pending is not None:
+            (model, reference), *outputs = pending()
+            made = dict(zip(side, outputs, strict=True))
         else:
+            made = {name: fn(*args) for name, (fn, *args) in side.items()}
             reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
-            model = fit_champion(cfg, dataset, champion, results[champion], weight, cache)
+            model, reference = refit[0](*refit[1:])
         release_workers()  # the last use of the worker pool
         champion_files = _selection_files(model, out_dir)
         if SCORECARD in families:
@@ -745,22 +767,19 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                     + ", ".join(f"{k} {v:.2f}" for k, v in shifted.items())
                 )
 
-        if cfg.data.history is not None:
+        if "portfolio" in made:
             reporter.stage(
                 "Portfolio analytics: aging, roll rates, bad rates by bucket and segment"
             )
-            portfolio = analyze_portfolio(
-                cfg, dataset, out_dir / "portfolio", pd_=results[champion].oof
-            )
             with ledger.step("portfolio analytics"):
-                tracking.log_files(portfolio, folder="portfolio")
+                tracking.log_files(made["portfolio"], folder="portfolio")
 
         with ledger.step("the parent run's config, metrics and plots"):
             tracking.log_parent(
                 _flat_config(cfg),
                 parent_metrics,
                 {"champion": champion, **tags_after, "grouped_cv": str(plan.groups is not None)},
-                [out_dir / "comparison.csv", *plots, *champion_files],
+                [out_dir / "comparison.csv", *made["plots"], *champion_files],
             )
         reporter.stage("Registering the champion in the model registry")
         with ledger.step("the champion model and its registry version"):
@@ -768,6 +787,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                 cfg,
                 dataset,
                 model,
+                reference,
                 champion,
                 comparison.loc[champion],
                 out_dir,

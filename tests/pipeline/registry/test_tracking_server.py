@@ -172,7 +172,7 @@ class _StopServerAt(Reporter):
 def test_server_stopped_mid_run_names_what_was_and_was_not_logged(server, tmp_path):
     cfg = _config(tmp_path, "midrun-risk")
     with pytest.raises(tracking.TrackingError) as err:
-        train(cfg, load_training_data(cfg), _StopServerAt(server, "Refitting champion"))
+        train(cfg, load_training_data(cfg), _StopServerAt(server, "Portfolio analytics"))
     message = str(err.value)
     assert f"{server.url} failed while logging portfolio analytics" in message
     assert "Logged: the 'logreg' run, the 'xgboost' run, the 'reference' run." in message
