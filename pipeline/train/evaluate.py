@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import time
 from collections import deque
@@ -323,8 +324,14 @@ def in_workers(n_jobs: int, *calls: tuple) -> Callable[[], list]:
     return lambda: list(results)
 
 
+# What a fold's fit imports (features, models, imbalanced-learn, XGBoost), by name: this
+# module runs the folds, it does not build them.
+FOLD_MODULES = ("delinq.pipeline.train.estimator",)
+
+
 def _ready() -> None:
-    import delinq.pipeline.train.estimator  # noqa: F401  (features, models, imblearn, xgboost)
+    for name in FOLD_MODULES:
+        importlib.import_module(name)
 
 
 def warm_workers(n_jobs: int) -> None:
