@@ -52,7 +52,8 @@ def _command_process() -> None:
 
 def _settled() -> None:
     """Stop the garbage collector from scanning what exists now (the imported libraries and
-    the data read): it went over them again and again during a training, 5 s of its time."""
+    the data read) again and again: a Taiwan training's main process spent 6.8 s in
+    collections, 1.9 s of it at exit; 4.3 s with this and the freeze at exit."""
     gc.collect()
     gc.freeze()
 

@@ -121,8 +121,11 @@ def _empty_store(mlflow) -> Path:
     if not template.exists():
         template.parent.mkdir(parents=True, exist_ok=True)
         building = template.with_name(f".{template.name}.{os.getpid()}.tmp")
-        mlflow.MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()
-        os.replace(building, template)  # whole or absent, even with two builders at once
+        try:
+            mlflow.MlflowClient(tracking_uri=SQLITE + str(building)).search_experiments()
+            os.replace(building, template)  # whole or absent, even with two builders at once
+        finally:
+            building.unlink(missing_ok=True)
     return template
 
 
@@ -148,8 +151,8 @@ def seed_store(db: Path) -> None:
                 (str(db.parent / "artifacts" / "0"), now, now),
             )
         os.link(copy, db)  # fails rather than replace a store another process just made
-    except (OSError, sqlite3.Error) as exc:
-        logging.getLogger(__name__).debug("new store left to MLflow: %s", exc)
+    except Exception as exc:  # only a shortcut: MLflow makes the tables, and names a real fault
+        logging.getLogger(__name__).debug("new store left to MLflow: %s", type(exc).__name__)
     finally:
         copy.unlink(missing_ok=True)
 

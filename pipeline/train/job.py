@@ -661,7 +661,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         if cfg.data.history is not None:
             portfolio_dir, oof = out_dir / "portfolio", results[champion].oof
             side["portfolio"] = (analyze_portfolio, cfg, dataset, portfolio_dir, oof)
-        refit = (refit_champion, cfg, dataset, champion, results[champion], weight, cache)
+        refit_args = (cfg, dataset, champion, results[champion], weight, cache)
         writing = "the comparison table, plots" + " and portfolio analytics" * ("portfolio" in side)
         pending = None
         if cfg.models.search.method == "none":
@@ -672,7 +672,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
                 f"Refitting champion '{champion}' on all rows and calibrating, meanwhile "
                 f"writing {writing}"
             )
-            pending = in_workers(cfg.cv.n_jobs, refit, *side.values())
+            pending = in_workers(cfg.cv.n_jobs, (refit_champion, *refit_args), *side.values())
         else:
             reporter.stage(f"Writing {writing}")
         comparison = log_comparison(cfg, results, out_dir, ledger)
@@ -716,7 +716,7 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
         else:
             made = {name: fn(*args) for name, (fn, *args) in side.items()}
             reporter.stage(f"Refitting champion '{champion}' on all rows and calibrating")
-            model, reference = refit[0](*refit[1:])
+            model, reference = refit_champion(*refit_args)
         release_workers()  # the last use of the worker pool
         champion_files = _selection_files(model, out_dir)
         if SCORECARD in families:
