@@ -656,10 +656,13 @@ def train(cfg: Config, dataset: Dataset, reporter: Reporter | None = None) -> Tr
             pd.DataFrame({f: results[f].summary() for f in families}).T, cfg.champion.metric
         )
         weight = positive_weight(dataset)
-        # What needs only the folds' results: the plots and the portfolio analytics.
-        side = {"plots": (comparison_plots, results, out_dir)}
+        # What needs only the folds' results: the plots and the portfolio analytics. Their
+        # folder is absolute: the worker processes may have been started by an earlier run in
+        # another working directory, where a relative folder would land.
+        files_dir = out_dir.absolute()
+        side = {"plots": (comparison_plots, results, files_dir)}
         if cfg.data.history is not None:
-            portfolio_dir, oof = out_dir / "portfolio", results[champion].oof
+            portfolio_dir, oof = files_dir / "portfolio", results[champion].oof
             side["portfolio"] = (analyze_portfolio, cfg, dataset, portfolio_dir, oof)
         refit_args = (cfg, dataset, champion, results[champion], weight, cache)
         writing = "the comparison table, plots" + " and portfolio analytics" * ("portfolio" in side)

@@ -1,6 +1,7 @@
 """The `delinq` command line, run in-process with real files and stores."""
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -168,3 +169,23 @@ def test_too_few_bads_for_the_folds_stops_before_any_run(
     assert "only 3 bad rows among 1,500" in result.output
     assert "--allow-few-bads" in result.output
     assert not (tmp_path / "data" / "mlflow").exists()  # no store, no run, nothing registered
+
+
+def test_a_training_after_a_failed_one_elsewhere_writes_its_files_in_its_own_folder(
+    tmp_path, monkeypatch, book
+):
+    """A failed training leaves the warm worker processes in its folder; the next training, in
+    another folder, must not write its files into theirs."""
+    (tmp_path / "first").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    book.head(800).to_csv("loans.csv", index=False)
+    failed = runner.invoke(app, ["train", "--data", "loans.csv", "--target", "no_such_column"])
+    assert failed.exit_code != 0
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "second")
+    book.head(800).to_csv("loans.csv", index=False)
+    args = ["train", "--data", "loans.csv", "--target", "default_next_month", "--quick"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert list(Path("data/runs").glob("*/roc_curves.png"))
+    assert not (tmp_path / "first" / "data").exists()
